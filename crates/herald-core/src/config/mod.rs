@@ -1,0 +1,371 @@
+//! The fleet configuration: one YAML file shared by every worker.
+//!
+//! Each worker reads the whole file and serves the destinations of its channel.
+//! Unknown keys are rejected, every field has a default where one makes sense,
+//! and every error names the file, line and field.
+//!
+//! - [`FleetConfig`]: the file (NATS, streams, receipts, worker tuning, destinations).
+//! - [`Destination`]: one destination; its channel keys are read by the channel.
+//! - [`SecretRef`] / [`Secret`]: `{from: {env: NAME}}`, `{from: {file: PATH}}`.
+//! - [`HumanDuration`]: `10s`, `2m`, `1h`.
+
+mod destination;
+mod duration;
+mod load;
+mod secret;
+
+pub use destination::{COMMON_KEYS, Destination, RateLimitConfig, RetryConfig, When};
+pub use duration::HumanDuration;
+pub use load::{ConfigError, ConfigErrors};
+pub use secret::{Secret, SecretError, SecretRef, SecretSource};
+
+use std::collections::HashSet;
+
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+use crate::routing::SubjectPattern;
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FleetConfig {
+    /// How to reach NATS.
+    #[serde(default)]
+    pub nats: NatsConfig,
+    /// The stream events are published to.
+    #[serde(default)]
+    pub stream: StreamConfig,
+    /// Where undeliverable events go.
+    #[serde(default)]
+    pub dlq: DlqConfig,
+    /// Idempotency receipts (which events each destination already received).
+    #[serde(default)]
+    pub receipts: ReceiptsConfig,
+    /// Worker tuning shared by every destination.
+    #[serde(default)]
+    pub worker: WorkerConfig,
+    /// Where events go.
+    #[serde(default)]
+    pub destinations: Vec<Spanned<Destination>>,
+}
+
+/// NATS connection settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NatsConfig {
+    /// Server URL(s), comma-separated. The `NATS_URL` environment variable overrides it.
+    #[serde(default = "default_nats_url")]
+    pub url: String,
+    /// A credentials file (`.creds`) for NATS authentication, if the server needs one.
+    #[serde(default)]
+    pub credentials_file: Option<std::path::PathBuf>,
+    /// How long to wait for the first connection.
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout: HumanDuration,
+}
+
+fn default_nats_url() -> String {
+    "nats://127.0.0.1:4222".to_string()
+}
+
+fn default_connect_timeout() -> HumanDuration {
+    HumanDuration::from_secs(10)
+}
+
+impl Default for NatsConfig {
+    fn default() -> Self {
+        Self {
+            url: default_nats_url(),
+            credentials_file: None,
+            connect_timeout: default_connect_timeout(),
+        }
+    }
+}
+
+/// The event stream.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StreamConfig {
+    /// Stream name.
+    #[serde(default = "default_stream_name")]
+    pub name: String,
+    /// Subjects the stream captures.
+    #[serde(default = "default_stream_subjects")]
+    pub subjects: Vec<SubjectPattern>,
+    /// How long events are kept; must cover the whole retry horizon.
+    #[serde(default = "default_stream_max_age")]
+    pub max_age: HumanDuration,
+    /// Window in which a repeated `Nats-Msg-Id` is dropped as a duplicate.
+    #[serde(default = "default_duplicate_window")]
+    pub duplicate_window: HumanDuration,
+    /// Replicas (3 in a production cluster).
+    #[serde(default = "one")]
+    pub replicas: usize,
+    /// Create the stream when it is missing (turn off when a deploy job owns it).
+    #[serde(default = "yes")]
+    pub create: bool,
+}
+
+fn default_stream_name() -> String {
+    "HERALD_EVENTS".to_string()
+}
+
+/// The event domains Herald's publishers use.
+pub const DEFAULT_SUBJECTS: &[&str] = &[
+    "rotation.>",
+    "update.>",
+    "secret.>",
+    "cert.>",
+    "incident.>",
+    "scan.>",
+    "vault.>",
+    "discovery.>",
+    "sync.>",
+    "report.>",
+];
+
+fn default_stream_subjects() -> Vec<SubjectPattern> {
+    DEFAULT_SUBJECTS
+        .iter()
+        .filter_map(|s| SubjectPattern::parse(s).ok())
+        .collect()
+}
+
+fn default_stream_max_age() -> HumanDuration {
+    HumanDuration::from_secs(7 * 24 * 3600)
+}
+
+fn default_duplicate_window() -> HumanDuration {
+    HumanDuration::from_secs(15 * 60)
+}
+
+fn one() -> usize {
+    1
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for StreamConfig {
+    fn default() -> Self {
+        Self {
+            name: default_stream_name(),
+            subjects: default_stream_subjects(),
+            max_age: default_stream_max_age(),
+            duplicate_window: default_duplicate_window(),
+            replicas: 1,
+            create: true,
+        }
+    }
+}
+
+/// The dead-letter stream.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DlqConfig {
+    /// Stream name.
+    #[serde(default = "default_dlq_stream")]
+    pub stream: String,
+    /// Subject prefix; entries go to `<prefix>.<channel>.<destination>`.
+    #[serde(default = "default_dlq_prefix")]
+    pub subject_prefix: String,
+    /// How long dead letters are kept.
+    #[serde(default = "default_dlq_max_age")]
+    pub max_age: HumanDuration,
+    /// Replicas.
+    #[serde(default = "one")]
+    pub replicas: usize,
+    /// Largest response excerpt kept with a dead letter, in bytes.
+    #[serde(default = "default_excerpt")]
+    pub response_excerpt_bytes: usize,
+}
+
+fn default_dlq_stream() -> String {
+    "HERALD_DLQ".to_string()
+}
+
+fn default_dlq_prefix() -> String {
+    "herald.dlq".to_string()
+}
+
+fn default_dlq_max_age() -> HumanDuration {
+    HumanDuration::from_secs(30 * 24 * 3600)
+}
+
+fn default_excerpt() -> usize {
+    512
+}
+
+impl Default for DlqConfig {
+    fn default() -> Self {
+        Self {
+            stream: default_dlq_stream(),
+            subject_prefix: default_dlq_prefix(),
+            max_age: default_dlq_max_age(),
+            replicas: 1,
+            response_excerpt_bytes: default_excerpt(),
+        }
+    }
+}
+
+/// The idempotency receipts bucket.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiptsConfig {
+    /// Key-value bucket name.
+    #[serde(default = "default_bucket")]
+    pub bucket: String,
+    /// How long a receipt is kept; at least the stream's `max_age`.
+    #[serde(default = "default_stream_max_age")]
+    pub max_age: HumanDuration,
+    /// Replicas.
+    #[serde(default = "one")]
+    pub replicas: usize,
+}
+
+fn default_bucket() -> String {
+    "herald_receipts".to_string()
+}
+
+impl Default for ReceiptsConfig {
+    fn default() -> Self {
+        Self {
+            bucket: default_bucket(),
+            max_age: default_stream_max_age(),
+            replicas: 1,
+        }
+    }
+}
+
+/// Worker tuning shared by all destinations of a process.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkerConfig {
+    /// Deliveries in flight at once per destination (a destination may override it).
+    #[serde(default = "default_concurrency")]
+    pub concurrency: u32,
+    /// How long JetStream waits for an ack before redelivering to another replica.
+    #[serde(default = "default_ack_wait")]
+    pub ack_wait: HumanDuration,
+    /// Largest event accepted; larger ones are dead-lettered.
+    #[serde(default = "default_max_event_bytes")]
+    pub max_event_bytes: usize,
+    /// How long in-flight deliveries may run after SIGTERM before the worker exits.
+    #[serde(default = "default_shutdown_timeout")]
+    pub shutdown_timeout: HumanDuration,
+    /// How long one pull request waits for events.
+    #[serde(default = "default_pull_expires")]
+    pub pull_expires: HumanDuration,
+    /// Largest number of events pulled in one request.
+    #[serde(default = "default_max_batch")]
+    pub max_batch: u32,
+}
+
+fn default_concurrency() -> u32 {
+    32
+}
+
+fn default_ack_wait() -> HumanDuration {
+    HumanDuration::from_secs(60)
+}
+
+fn default_max_event_bytes() -> usize {
+    1024 * 1024
+}
+
+fn default_shutdown_timeout() -> HumanDuration {
+    HumanDuration::from_secs(20)
+}
+
+fn default_pull_expires() -> HumanDuration {
+    HumanDuration::from_secs(2)
+}
+
+fn default_max_batch() -> u32 {
+    256
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        Self {
+            concurrency: default_concurrency(),
+            ack_wait: default_ack_wait(),
+            max_event_bytes: default_max_event_bytes(),
+            shutdown_timeout: default_shutdown_timeout(),
+            pull_expires: default_pull_expires(),
+            max_batch: default_max_batch(),
+        }
+    }
+}
+
+impl FleetConfig {
+    /// Applies environment overrides (`NATS_URL`), reading variables through `get`.
+    pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) {
+        if let Some(url) = get("NATS_URL").filter(|u| !u.is_empty()) {
+            self.nats.url = url;
+        }
+    }
+
+    /// The destinations served by `channel`.
+    pub fn destinations_for<'a>(
+        &'a self,
+        channel: &'a str,
+    ) -> impl Iterator<Item = &'a Destination> + 'a {
+        self.destinations
+            .iter()
+            .map(|d| &d.value)
+            .filter(move |d| d.channel() == channel)
+    }
+
+    /// Checks what the types alone cannot: unique names, patterns inside the stream.
+    fn validate(&self, file: &str) -> Vec<ConfigError> {
+        let mut errors = Vec::new();
+        let mut seen = HashSet::new();
+        for d in self.destinations.iter().map(|d| &d.value) {
+            if !seen.insert(d.name()) {
+                errors.push(ConfigError::at(
+                    file,
+                    d.name.referenced,
+                    format!("{}.name", d.path()),
+                    format!("destination name `{}` is used twice", d.name()),
+                ));
+            }
+            for pattern in &d.events.value {
+                if !self.stream.subjects.iter().any(|s| pattern.is_within(s)) {
+                    errors.push(ConfigError::at(
+                        file,
+                        d.events.referenced,
+                        format!("{}.events", d.path()),
+                        format!(
+                            "`{pattern}` is not inside the stream's subjects ({}); add it to `stream.subjects`",
+                            self.stream
+                                .subjects
+                                .iter()
+                                .map(SubjectPattern::as_str)
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    ));
+                }
+            }
+        }
+        if self.worker.concurrency == 0 {
+            errors.push(ConfigError::file(
+                file,
+                "`worker.concurrency` must be at least 1",
+            ));
+        }
+        if self.stream.subjects.is_empty() {
+            errors.push(ConfigError::file(
+                file,
+                "`stream.subjects` must not be empty",
+            ));
+        }
+        errors
+    }
+}
+
+#[cfg(test)]
+mod tests;

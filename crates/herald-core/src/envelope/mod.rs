@@ -1,0 +1,14 @@
+//! The Herald event envelope: what publishers send and what channels render.
+//!
+//! Publishers may send as little as `{"id": "..."}`; [`ingest`] fills in the rest
+//! (type from the subject, time from the publish time, severity, title and summary
+//! derived from the type and resource), so channels always see a complete envelope.
+
+mod cloudevents;
+mod derive;
+mod ingest;
+mod model;
+
+pub use derive::{derive_severity, derive_title, humanize};
+pub use ingest::{IngestError, IngestErrorKind, IngestLimits, RawEvent, ingest};
+pub use model::{Envelope, EventField, Link, Severity};
