@@ -1,11 +1,42 @@
 //! Herald's core: everything a channel worker shares.
 //!
+//! A channel crate implements [`Channel`] (render and send) and nothing else;
+//! this crate does the rest: reading events from JetStream, filtering, rate
+//! limiting, retrying with `Nak(delay)`, idempotency receipts, dead-lettering and
+//! graceful shutdown.
+//!
 //! # Layout
 //! - [`envelope`]: the event envelope, and turning NATS messages (native or
 //!   CloudEvents) into envelopes.
 //! - [`config`]: the fleet configuration file, secrets, durations.
 //! - [`routing`]: NATS subject patterns.
+//! - [`channel`]: the [`Channel`] trait and what it is given.
+//! - [`outcome`]: classified delivery results and HTTP helpers.
+//! - [`template`]: MiniJinja payload templates with dsops-style placeholders.
+//! - [`retry`]: the retry schedule, jitter and `Retry-After`.
+//! - [`ratelimit`]: per-destination token bucket and throttling pause.
+//! - [`receipts`]: idempotency receipts in a key-value bucket.
+//! - [`dlq`]: dead letters.
+//! - [`jetstream`]: connecting and provisioning streams and consumers.
+//! - [`worker`]: the runtime that ties it together.
+//! - [`binary`]: the shared `main` of every channel worker.
+//! - [`telemetry`]: logging set-up.
 
+pub mod binary;
+pub mod channel;
 pub mod config;
+pub mod dlq;
 pub mod envelope;
+pub mod jetstream;
+pub mod outcome;
+pub mod ratelimit;
+pub mod receipts;
+pub mod retry;
 pub mod routing;
+pub mod telemetry;
+pub mod template;
+pub mod worker;
+
+pub use channel::{Channel, DeliveryContext};
+pub use envelope::Envelope;
+pub use outcome::Outcome;

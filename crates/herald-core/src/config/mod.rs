@@ -261,6 +261,14 @@ pub struct WorkerConfig {
     /// Largest number of events pulled in one request.
     #[serde(default = "default_max_batch")]
     pub max_batch: u32,
+    /// Events a consumer may have delivered but not acked, delayed retries
+    /// included; when reached, that destination's consumer pauses.
+    #[serde(default = "default_max_ack_pending")]
+    pub max_ack_pending: i64,
+}
+
+fn default_max_ack_pending() -> i64 {
+    1000
 }
 
 fn default_concurrency() -> u32 {
@@ -296,6 +304,7 @@ impl Default for WorkerConfig {
             shutdown_timeout: default_shutdown_timeout(),
             pull_expires: default_pull_expires(),
             max_batch: default_max_batch(),
+            max_ack_pending: default_max_ack_pending(),
         }
     }
 }

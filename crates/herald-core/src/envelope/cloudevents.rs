@@ -108,7 +108,7 @@ fn build(attrs: &Map<String, Value>, data: Value) -> Result<Partial, IngestError
 }
 
 /// Structured mode: the body is a CloudEvents JSON document.
-pub(super) fn from_structured(doc: Map<String, Value>) -> Result<Partial, IngestError> {
+pub(super) fn from_structured(doc: &Map<String, Value>) -> Result<Partial, IngestError> {
     check_version(doc.get("specversion").and_then(Value::as_str))?;
     let data = if let Some(b64) = doc.get("data_base64").and_then(Value::as_str) {
         let bytes = base64::engine::general_purpose::STANDARD
@@ -123,7 +123,7 @@ pub(super) fn from_structured(doc: Map<String, Value>) -> Result<Partial, Ingest
     } else {
         doc.get("data").cloned().unwrap_or(Value::Null)
     };
-    build(&doc, data)
+    build(doc, data)
 }
 
 /// Binary mode: attributes in `ce-*` headers, the body is the data.

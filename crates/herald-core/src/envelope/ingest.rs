@@ -108,7 +108,7 @@ pub fn ingest(raw: &RawEvent<'_>, limits: IngestLimits) -> Result<Envelope, Inge
     match cloudevents::mode(raw.headers) {
         cloudevents::Mode::Structured => {
             let doc = parse_object(raw.payload)?;
-            let partial = cloudevents::from_structured(doc)?;
+            let partial = cloudevents::from_structured(&doc)?;
             Ok(complete(partial, raw))
         }
         cloudevents::Mode::Binary => {

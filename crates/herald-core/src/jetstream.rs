@@ -1,0 +1,216 @@
+//! Connecting to NATS and provisioning the streams, consumers and bucket Herald uses.
+//!
+//! Everything here works on nats-server 2.9: one `filter_subject` per consumer
+//! (2.9 ignores `filter_subjects`), and the receipts bucket's stream is created
+//! directly because async-nats cannot create a key-value bucket on 2.9.
+
+use std::time::Duration;
+
+use async_nats::jetstream::{
+    self, consumer,
+    stream::{self, DiscardPolicy, RetentionPolicy, StorageType},
+};
+
+use crate::config::{DlqConfig, NatsConfig, ReceiptsConfig, StreamConfig};
+use crate::routing::SubjectPattern;
+
+/// A failure talking to NATS while setting up.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// The connection could not be made.
+    #[error("cannot connect to NATS at {url}: {message}")]
+    Connect {
+        /// The URL tried.
+        url: String,
+        /// Why.
+        message: String,
+    },
+    /// A stream, consumer or bucket could not be created or read.
+    #[error("cannot set up {what}: {message}")]
+    Provision {
+        /// What was being set up.
+        what: String,
+        /// Why.
+        message: String,
+    },
+}
+
+fn provision(what: impl Into<String>, e: impl std::fmt::Display) -> SetupError {
+    SetupError::Provision {
+        what: what.into(),
+        message: e.to_string(),
+    }
+}
+
+/// Connects, retrying in the background after the first connection is lost.
+///
+/// # Errors
+/// [`SetupError::Connect`] when the first connection fails within the timeout.
+pub async fn connect(
+    cfg: &NatsConfig,
+    client_name: &str,
+) -> Result<async_nats::Client, SetupError> {
+    let fail = |message: String| SetupError::Connect {
+        url: cfg.url.clone(),
+        message,
+    };
+    let mut opts = async_nats::ConnectOptions::new()
+        .name(client_name)
+        .connection_timeout(cfg.connect_timeout.0)
+        .max_reconnects(None);
+    if let Some(path) = &cfg.credentials_file {
+        opts = opts
+            .credentials_file(path)
+            .await
+            .map_err(|e| fail(format!("credentials file {}: {e}", path.display())))?;
+    }
+    tokio::time::timeout(cfg.connect_timeout.0, opts.connect(cfg.url.as_str()))
+        .await
+        .map_err(|_| fail(format!("no answer within {}", cfg.connect_timeout)))?
+        .map_err(|e| fail(e.to_string()))
+}
+
+/// Creates the event stream if it is missing, or checks it exists when `create` is off.
+///
+/// # Errors
+/// [`SetupError::Provision`] when JetStream refuses.
+pub async fn ensure_event_stream(
+    js: &jetstream::Context,
+    cfg: &StreamConfig,
+) -> Result<stream::Stream, SetupError> {
+    if !cfg.create {
+        return js
+            .get_stream(&cfg.name)
+            .await
+            .map_err(|e| provision(format!("stream {}", cfg.name), e));
+    }
+    js.get_or_create_stream(stream::Config {
+        name: cfg.name.clone(),
+        subjects: cfg
+            .subjects
+            .iter()
+            .map(|s| s.as_str().to_string())
+            .collect(),
+        retention: RetentionPolicy::Limits,
+        storage: StorageType::File,
+        max_age: cfg.max_age.0,
+        duplicate_window: cfg.duplicate_window.0,
+        num_replicas: cfg.replicas,
+        description: Some("Herald events".into()),
+        ..Default::default()
+    })
+    .await
+    .map_err(|e| provision(format!("stream {}", cfg.name), e))
+}
+
+/// Creates the dead-letter stream if it is missing.
+///
+/// # Errors
+/// [`SetupError::Provision`] when JetStream refuses.
+pub async fn ensure_dlq_stream(
+    js: &jetstream::Context,
+    cfg: &DlqConfig,
+) -> Result<stream::Stream, SetupError> {
+    js.get_or_create_stream(stream::Config {
+        name: cfg.stream.clone(),
+        subjects: vec![format!("{}.>", cfg.subject_prefix)],
+        retention: RetentionPolicy::Limits,
+        storage: StorageType::File,
+        max_age: cfg.max_age.0,
+        duplicate_window: Duration::from_secs(120),
+        num_replicas: cfg.replicas,
+        description: Some("Herald dead letters".into()),
+        ..Default::default()
+    })
+    .await
+    .map_err(|e| provision(format!("stream {}", cfg.stream), e))
+}
+
+/// Opens the receipts bucket, creating its stream first when missing.
+///
+/// # Errors
+/// [`SetupError::Provision`] when JetStream refuses.
+pub async fn ensure_receipts_bucket(
+    js: &jetstream::Context,
+    cfg: &ReceiptsConfig,
+) -> Result<jetstream::kv::Store, SetupError> {
+    let stream_name = format!("KV_{}", cfg.bucket);
+    js.get_or_create_stream(stream::Config {
+        name: stream_name.clone(),
+        subjects: vec![format!("$KV.{}.>", cfg.bucket)],
+        max_messages_per_subject: 1,
+        max_age: cfg.max_age.0,
+        allow_rollup: true,
+        deny_delete: true,
+        allow_direct: true,
+        discard: DiscardPolicy::New,
+        storage: StorageType::File,
+        num_replicas: cfg.replicas,
+        duplicate_window: Duration::from_secs(120).min(cfg.max_age.0),
+        ..Default::default()
+    })
+    .await
+    .map_err(|e| provision(format!("stream {stream_name}"), e))?;
+    js.get_key_value(&cfg.bucket)
+        .await
+        .map_err(|e| provision(format!("bucket {}", cfg.bucket), e))
+}
+
+/// The durable consumer name for one destination and pattern:
+/// `herald_<channel>_<destination>_<pattern token>`.
+pub fn consumer_name(channel: &str, destination: &str, pattern: &SubjectPattern) -> String {
+    format!(
+        "herald_{channel}_{destination}_{}",
+        pattern.consumer_token()
+    )
+}
+
+/// Settings of a destination's durable pull consumers.
+#[derive(Debug, Clone, Copy)]
+pub struct ConsumerSettings {
+    /// How long before an unacknowledged event is redelivered.
+    pub ack_wait: Duration,
+    /// Events delivered but not yet acked, delayed retries included.
+    pub max_ack_pending: i64,
+}
+
+/// Gets or creates the durable pull consumer for `pattern`, then checks that the
+/// server kept its filter (a server that dropped it would deliver everything).
+///
+/// # Errors
+/// [`SetupError::Provision`] when JetStream refuses or changed the filter.
+pub async fn ensure_consumer(
+    stream: &stream::Stream,
+    name: &str,
+    pattern: &SubjectPattern,
+    settings: ConsumerSettings,
+) -> Result<consumer::Consumer<consumer::pull::Config>, SetupError> {
+    let config = consumer::pull::Config {
+        durable_name: Some(name.to_string()),
+        filter_subject: pattern.as_str().to_string(),
+        ack_policy: consumer::AckPolicy::Explicit,
+        deliver_policy: consumer::DeliverPolicy::New,
+        ack_wait: settings.ack_wait,
+        max_ack_pending: settings.max_ack_pending,
+        description: Some(format!("Herald: {pattern}")),
+        ..Default::default()
+    };
+    let mut consumer = stream
+        .get_or_create_consumer(name, config)
+        .await
+        .map_err(|e| provision(format!("consumer {name}"), e))?;
+    let info = consumer
+        .info()
+        .await
+        .map_err(|e| provision(format!("consumer {name}"), e))?;
+    if info.config.filter_subject != pattern.as_str() {
+        return Err(provision(
+            format!("consumer {name}"),
+            format!(
+                "it filters `{}`, not `{pattern}`; delete it so it can be recreated",
+                info.config.filter_subject
+            ),
+        ));
+    }
+    Ok(consumer)
+}

@@ -1,0 +1,100 @@
+//! Idempotency receipts: which events each destination has already received.
+//!
+//! A receipt is written after the provider accepted an event and before the ack.
+//! When the worker dies between the two, the redelivered event finds the receipt
+//! and is acked without a second send.
+
+use async_nats::jetstream::kv;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// What a receipt records.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Receipt {
+    /// When the provider accepted the event.
+    pub delivered_at: DateTime<Utc>,
+    /// The provider's handle (Slack `ts`, Jira key, Message-ID), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handle: Option<String>,
+    /// The attempt that succeeded.
+    pub attempt: u32,
+}
+
+/// A receipts read or write failed.
+#[derive(Debug, thiserror::Error)]
+#[error("receipts: {0}")]
+pub struct ReceiptError(String);
+
+/// The receipts bucket.
+#[derive(Debug, Clone)]
+pub struct Receipts {
+    store: kv::Store,
+}
+
+/// The receipt key for an event and destination: `<destination>.<sha256(id) hex>`
+/// (event ids may hold characters keys cannot).
+pub fn receipt_key(destination: &str, event_id: &str) -> String {
+    let digest = Sha256::digest(event_id.as_bytes());
+    format!("{destination}.{}", hex::encode(&digest[..20]))
+}
+
+/// A key stable across every attempt of one event to one destination, safe in
+/// headers and ids (`msg_<hex>`): the provider-facing idempotency key.
+pub fn idempotency_key(destination: &str, event_id: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(destination.as_bytes());
+    h.update([0]);
+    h.update(event_id.as_bytes());
+    format!("msg_{}", hex::encode(&h.finalize()[..16]))
+}
+
+impl Receipts {
+    /// Wraps an opened bucket.
+    pub fn new(store: kv::Store) -> Self {
+        Self { store }
+    }
+
+    /// The receipt for `key`, if the event was delivered.
+    ///
+    /// # Errors
+    /// [`ReceiptError`] when the bucket cannot be read.
+    pub async fn get(&self, key: &str) -> Result<Option<Receipt>, ReceiptError> {
+        let entry = self
+            .store
+            .get(key)
+            .await
+            .map_err(|e| ReceiptError(e.to_string()))?;
+        Ok(entry.and_then(|bytes| serde_json::from_slice(&bytes).ok()))
+    }
+
+    /// Records a delivery.
+    ///
+    /// # Errors
+    /// [`ReceiptError`] when the bucket cannot be written.
+    pub async fn record(&self, key: &str, receipt: &Receipt) -> Result<(), ReceiptError> {
+        let bytes = serde_json::to_vec(receipt).map_err(|e| ReceiptError(e.to_string()))?;
+        self.store
+            .put(key, bytes.into())
+            .await
+            .map(|_| ())
+            .map_err(|e| ReceiptError(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_valid_and_stable() {
+        let k = receipt_key("ops-hook", "evt 1/ä.*>");
+        assert!(k.starts_with("ops-hook."));
+        assert!(
+            k.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        );
+        assert_eq!(k, receipt_key("ops-hook", "evt 1/ä.*>"));
+        assert_ne!(k, receipt_key("other", "evt 1/ä.*>"));
+    }
+}

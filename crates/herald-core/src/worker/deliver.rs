@@ -1,0 +1,198 @@
+//! Handling one event for one destination: from message to ack, NAK or dead letter.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::jetstream::{AckKind, Message};
+use chrono::Utc;
+use tokio::sync::OwnedSemaphorePermit;
+use tracing::{debug, info, warn};
+
+use super::runtime::DestinationRuntime;
+use super::stats::Count;
+use crate::channel::{Channel, DeliveryContext};
+use crate::dlq::{DeadLetter, DeadLetterReason};
+use crate::envelope::{RawEvent, ingest};
+use crate::outcome::{Failure, Outcome};
+use crate::receipts::{Receipt, idempotency_key, receipt_key};
+use crate::retry::Decision;
+
+/// How long to wait before retrying when NATS itself (receipts, DLQ) failed.
+const INFRA_RETRY: Duration = Duration::from_secs(5);
+
+/// Extra time given to a send beyond the channel's own timeout before the core
+/// gives up on it.
+const SEND_GRACE: Duration = Duration::from_secs(5);
+
+pub(super) async fn deliver<C: Channel>(
+    rt: Arc<DestinationRuntime<C>>,
+    msg: Message,
+    _slot: OwnedSemaphorePermit,
+) {
+    let (attempt, published) = match msg.info() {
+        Ok(i) => (
+            u32::try_from(i.delivered.max(1)).unwrap_or(u32::MAX),
+            i.published,
+        ),
+        Err(e) => {
+            warn!(destination = %rt.name, error = %e, "Message without JetStream metadata; terminating it.");
+            ack(&msg, AckKind::Term).await;
+            return;
+        }
+    };
+    let raw = RawEvent {
+        subject: msg.subject.as_str(),
+        payload: &msg.payload,
+        headers: msg.headers.as_ref(),
+        published,
+    };
+    let event = match ingest(&raw, rt.shared.limits) {
+        Ok(e) => e,
+        Err(e) => {
+            let letter = DeadLetter {
+                reason: DeadLetterReason::BadInput,
+                error: &e.to_string(),
+                status: None,
+                excerpt: None,
+                attempts: attempt,
+            };
+            dead_letter(&rt, &msg, &letter).await;
+            return;
+        }
+    };
+    if !rt.when.matches(&event) {
+        rt.stats.bump(Count::Filtered);
+        ack(&msg, AckKind::Ack).await;
+        return;
+    }
+    let key = receipt_key(&rt.name, &event.id);
+    match rt.shared.receipts.get(&key).await {
+        Ok(Some(_)) => {
+            debug!(destination = %rt.name, event = %event.id, "Already delivered; acking the redelivery.");
+            rt.stats.bump(Count::Duplicate);
+            ack(&msg, AckKind::Ack).await;
+            return;
+        }
+        Ok(None) => {}
+        Err(e) => {
+            warn!(destination = %rt.name, error = %e, "Cannot read receipts; retrying later.");
+            ack(&msg, AckKind::Nak(Some(INFRA_RETRY))).await;
+            return;
+        }
+    }
+    let ctx = DeliveryContext {
+        destination: rt.name.clone(),
+        idempotency_key: idempotency_key(&rt.name, &event.id),
+        attempt,
+        now: Utc::now(),
+    };
+    let payload = match rt.channel.render(&event, &ctx) {
+        Ok(p) => p,
+        Err(e) => {
+            let letter = DeadLetter {
+                reason: DeadLetterReason::Render,
+                error: &e.to_string(),
+                status: None,
+                excerpt: None,
+                attempts: attempt,
+            };
+            dead_letter(&rt, &msg, &letter).await;
+            return;
+        }
+    };
+    let outcome = tokio::time::timeout(rt.timeout + SEND_GRACE, rt.channel.send(&payload, &ctx))
+        .await
+        .unwrap_or_else(|_| Outcome::Retry(Failure::new("the send did not finish in time")));
+    match outcome {
+        Outcome::Delivered { handle, status } => {
+            let receipt = Receipt {
+                delivered_at: ctx.now,
+                handle,
+                attempt,
+            };
+            if let Err(e) = rt.shared.receipts.record(&key, &receipt).await {
+                warn!(destination = %rt.name, error = %e, "Delivered, but the receipt was not written.");
+            }
+            debug!(destination = %rt.name, event = %event.id, status, attempt, "Delivered.");
+            rt.stats.bump(Count::Delivered);
+            ack(&msg, AckKind::Ack).await;
+        }
+        Outcome::Retry(failure) => {
+            if failure.throttled {
+                rt.stats.bump(Count::Throttled);
+                rt.gate
+                    .pause_for(failure.retry_after.unwrap_or(Duration::from_secs(1)));
+            }
+            match rt
+                .retry
+                .decide(attempt, failure.retry_after, rand::random::<f64>())
+            {
+                Decision::RetryAfter(delay) => {
+                    info!(
+                        destination = %rt.name, event = %event.id, attempt,
+                        status = failure.status, reason = %failure.reason,
+                        retry_in_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                        "Delivery failed; will retry."
+                    );
+                    rt.stats.bump(Count::Retried);
+                    ack(&msg, AckKind::Nak(Some(delay))).await;
+                }
+                Decision::GiveUp => {
+                    let letter = letter(DeadLetterReason::Exhausted, &failure, attempt);
+                    dead_letter(&rt, &msg, &letter).await;
+                }
+            }
+        }
+        Outcome::Permanent(failure) => {
+            let letter = letter(DeadLetterReason::Permanent, &failure, attempt);
+            dead_letter(&rt, &msg, &letter).await;
+        }
+    }
+}
+
+fn letter(reason: DeadLetterReason, f: &Failure, attempts: u32) -> DeadLetter<'_> {
+    DeadLetter {
+        reason,
+        error: &f.reason,
+        status: f.status,
+        excerpt: f.excerpt.as_deref(),
+        attempts,
+    }
+}
+
+/// Stores the dead letter, then terminates the original; if the DLQ cannot be
+/// written the event is retried instead, so nothing is lost.
+async fn dead_letter<C: Channel>(
+    rt: &DestinationRuntime<C>,
+    msg: &Message,
+    letter: &DeadLetter<'_>,
+) {
+    match rt
+        .shared
+        .dlq
+        .publish(C::NAME, &rt.name, msg, letter, Utc::now())
+        .await
+    {
+        Ok(seq) => {
+            warn!(
+                destination = %rt.name, reason = letter.reason.as_str(), error = letter.error,
+                status = letter.status, attempts = letter.attempts, dlq_seq = seq,
+                "Event dead-lettered."
+            );
+            rt.stats.bump(Count::DeadLettered);
+            ack(msg, AckKind::Term).await;
+        }
+        Err(e) => {
+            warn!(destination = %rt.name, error = %e, "Cannot dead-letter; retrying later.");
+            ack(msg, AckKind::Nak(Some(INFRA_RETRY))).await;
+        }
+    }
+}
+
+/// Sends an acknowledgement. A failure is logged: the event is then redelivered
+/// after `ack_wait`, and the receipt keeps it from being sent twice.
+pub(super) async fn ack(msg: &Message, kind: AckKind) {
+    if let Err(e) = msg.ack_with(kind).await {
+        debug!(error = %e, "Acknowledgement not sent.");
+    }
+}

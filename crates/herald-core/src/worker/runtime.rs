@@ -1,0 +1,169 @@
+//! The per-destination runtime and its pull loops.
+//!
+//! Each (destination, pattern) pair has one durable pull consumer and one pull
+//! loop. A loop only asks JetStream for as many events as it holds credits for:
+//! a credit is a free delivery slot (the destination's concurrency) plus a rate
+//! limit token. So nothing waits, ack-pending, in a local buffer where another
+//! replica could not take it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::jetstream::consumer::{Consumer, pull};
+use async_nats::jetstream::{AckKind, Message};
+use futures::StreamExt as _;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{Instrument as _, debug, warn};
+
+use super::deliver::{ack, deliver};
+use super::stats::DestinationStats;
+use crate::channel::Channel;
+use crate::config::When;
+use crate::dlq::DeadLetters;
+use crate::envelope::IngestLimits;
+use crate::ratelimit::Gate;
+use crate::receipts::Receipts;
+use crate::retry::RetryPolicy;
+
+/// What every destination of a worker shares.
+#[derive(Debug)]
+pub(super) struct Shared {
+    pub(super) receipts: Receipts,
+    pub(super) dlq: DeadLetters,
+    pub(super) limits: IngestLimits,
+    pub(super) tracker: TaskTracker,
+    pub(super) cancel: CancellationToken,
+    pub(super) pull_expires: Duration,
+    pub(super) max_batch: usize,
+}
+
+/// One destination at run time.
+#[derive(Debug)]
+pub(super) struct DestinationRuntime<C> {
+    pub(super) name: String,
+    pub(super) channel: C,
+    pub(super) when: When,
+    pub(super) retry: RetryPolicy,
+    pub(super) timeout: Duration,
+    pub(super) gate: Gate,
+    pub(super) slots: Arc<Semaphore>,
+    pub(super) stats: Arc<DestinationStats>,
+    pub(super) shared: Arc<Shared>,
+}
+
+impl<C: Channel> DestinationRuntime<C> {
+    /// Waits for one credit: a free slot, then a rate-limit token.
+    async fn credit(&self) -> Option<OwnedSemaphorePermit> {
+        let slot = self.slots.clone().acquire_owned().await.ok()?;
+        self.gate.ready().await;
+        Some(slot)
+    }
+
+    /// Takes more credits while they are free right now.
+    fn more_credits(&self, credits: &mut Vec<OwnedSemaphorePermit>) {
+        while credits.len() < self.shared.max_batch {
+            let Ok(slot) = self.slots.clone().try_acquire_owned() else {
+                return;
+            };
+            if !self.gate.try_ready() {
+                return;
+            }
+            credits.push(slot);
+        }
+    }
+}
+
+/// Pulls events for one consumer until cancelled.
+pub(super) async fn pull_loop<C: Channel>(
+    rt: Arc<DestinationRuntime<C>>,
+    consumer: Consumer<pull::Config>,
+    consumer_name: String,
+) {
+    let cancel = rt.shared.cancel.clone();
+    let mut failures: u32 = 0;
+    loop {
+        let first = tokio::select! {
+            () = cancel.cancelled() => break,
+            c = rt.credit() => c,
+        };
+        let Some(first) = first else { break };
+        let mut credits = vec![first];
+        rt.more_credits(&mut credits);
+
+        let batch = consumer
+            .batch()
+            .max_messages(credits.len())
+            .expires(rt.shared.pull_expires)
+            .messages()
+            .await;
+        let mut batch = match batch {
+            Ok(b) => b,
+            Err(e) => {
+                failures += 1;
+                let wait = backoff(failures);
+                warn!(consumer = %consumer_name, error = %e, retry_in_ms = wait.as_millis() as u64, "Pull failed.");
+                drop(credits);
+                tokio::select! {
+                    () = cancel.cancelled() => break,
+                    () = tokio::time::sleep(wait) => continue,
+                }
+            }
+        };
+        failures = 0;
+        loop {
+            let next = tokio::select! {
+                () = cancel.cancelled() => {
+                    release_unstarted(&mut batch, rt.shared.pull_expires).await;
+                    return;
+                }
+                m = batch.next() => m,
+            };
+            match next {
+                None => break,
+                Some(Err(e)) => {
+                    debug!(consumer = %consumer_name, error = %e, "Pull request ended.");
+                    break;
+                }
+                Some(Ok(msg)) => {
+                    let Some(slot) = credits.pop() else {
+                        // More than requested: should not happen; let another pull take it.
+                        ack(&msg, AckKind::Nak(None)).await;
+                        continue;
+                    };
+                    spawn_delivery(&rt, msg, slot);
+                }
+            }
+        }
+    }
+}
+
+fn spawn_delivery<C: Channel>(
+    rt: &Arc<DestinationRuntime<C>>,
+    msg: Message,
+    slot: OwnedSemaphorePermit,
+) {
+    let span = tracing::debug_span!("deliver", destination = %rt.name, subject = %msg.subject);
+    rt.shared
+        .tracker
+        .spawn(deliver(rt.clone(), msg, slot).instrument(span));
+}
+
+/// On shutdown, events already on their way to this pull request are handed
+/// back at once (NAK) so another replica takes them without waiting `ack_wait`.
+async fn release_unstarted(batch: &mut pull::Batch, expires: Duration) {
+    let deadline = tokio::time::Instant::now() + expires + Duration::from_secs(1);
+    while let Ok(Some(next)) = tokio::time::timeout_at(deadline, batch.next()).await {
+        match next {
+            Ok(msg) => ack(&msg, AckKind::Nak(None)).await,
+            Err(_) => break,
+        }
+    }
+}
+
+/// 100 ms, doubling, at most 5 s.
+fn backoff(failures: u32) -> Duration {
+    let ms = 100u64.saturating_mul(1u64 << failures.min(6));
+    Duration::from_millis(ms.min(5_000))
+}

@@ -1,0 +1,68 @@
+//! Counters per destination, read by tests, the demo and (later) metrics.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Live counters of one destination.
+#[derive(Debug, Default)]
+pub struct DestinationStats {
+    delivered: AtomicU64,
+    retried: AtomicU64,
+    dead_lettered: AtomicU64,
+    filtered: AtomicU64,
+    duplicates: AtomicU64,
+    throttled: AtomicU64,
+}
+
+/// A copy of the counters at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StatsSnapshot {
+    /// Events the provider accepted.
+    pub delivered: u64,
+    /// Attempts that failed and were scheduled again.
+    pub retried: u64,
+    /// Events sent to the DLQ.
+    pub dead_lettered: u64,
+    /// Events skipped by the destination's `when` filter.
+    pub filtered: u64,
+    /// Redeliveries acked without sending because a receipt existed.
+    pub duplicates: u64,
+    /// Throttling answers (429) received.
+    pub throttled: u64,
+}
+
+/// Which counter to bump.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Count {
+    Delivered,
+    Retried,
+    DeadLettered,
+    Filtered,
+    Duplicate,
+    Throttled,
+}
+
+impl DestinationStats {
+    pub(crate) fn bump(&self, c: Count) {
+        let counter = match c {
+            Count::Delivered => &self.delivered,
+            Count::Retried => &self.retried,
+            Count::DeadLettered => &self.dead_lettered,
+            Count::Filtered => &self.filtered,
+            Count::Duplicate => &self.duplicates,
+            Count::Throttled => &self.throttled,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The counters now.
+    pub fn snapshot(&self) -> StatsSnapshot {
+        StatsSnapshot {
+            delivered: self.delivered.load(Ordering::Relaxed),
+            retried: self.retried.load(Ordering::Relaxed),
+            dead_lettered: self.dead_lettered.load(Ordering::Relaxed),
+            filtered: self.filtered.load(Ordering::Relaxed),
+            duplicates: self.duplicates.load(Ordering::Relaxed),
+            throttled: self.throttled.load(Ordering::Relaxed),
+        }
+    }
+}
