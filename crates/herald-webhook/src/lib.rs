@@ -1,1 +1,325 @@
-//! placeholder
+//! Herald's generic webhook channel: events as signed HTTP requests to any endpoint.
+//!
+//! Bodies come in four formats (`generic`, `envelope`, `subject-message`,
+//! `template`); requests may be signed with Standard Webhooks or a Headwind-style
+//! `sha256=<hex>` HMAC. The `webhook-id` is stable across every retry of one event
+//! to one destination, so receivers can de-duplicate.
+//!
+//! # Layout
+//! - `config`: the destination keys ([`WebhookSettings`]).
+//! - `render`: the bodies.
+//! - `sign`: the signatures ([`StandardWebhooksKey`], [`hmac_sha256_hex`]).
+//! - `request`: a rendered request ([`WebhookRequest`]).
+//! - `send`: the HTTP call and its classification.
+
+mod config;
+mod render;
+mod request;
+mod send;
+mod sign;
+
+pub use config::{Format, Method, SigningScheme, SigningSettings, WebhookSettings};
+pub use request::{RequestHeader, WebhookRequest};
+pub use sign::{StandardWebhooksKey, hmac_sha256_hex};
+
+use std::time::Duration;
+
+use herald_core::channel::{BuildError, ChannelDefaults, RenderError, RequestPreview};
+use herald_core::config::{Destination, Secret, SecretRef};
+use herald_core::outcome::Outcome;
+use herald_core::template::{Template, TemplateFormat};
+use herald_core::{Channel, DeliveryContext, Envelope};
+
+use render::BodyFormat;
+
+/// How a built destination signs.
+#[derive(Debug)]
+enum Signer {
+    StandardWebhooks(StandardWebhooksKey),
+    Hmac { key: Secret, header: String },
+}
+
+/// A built webhook destination.
+#[derive(Debug)]
+pub struct Webhook {
+    client: reqwest::Client,
+    method: reqwest::Method,
+    url: Secret,
+    headers: Vec<RequestHeader>,
+    content_type: String,
+    format: BodyFormat,
+    signer: Option<Signer>,
+}
+
+/// Header names whose values are credentials even when written inline.
+fn sensitive_name(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    [
+        "authorization",
+        "cookie",
+        "token",
+        "secret",
+        "key",
+        "password",
+        "signature",
+    ]
+    .iter()
+    .any(|w| n.contains(w))
+}
+
+fn resolve(field: &str, r: &SecretRef) -> Result<Secret, BuildError> {
+    r.resolve()
+        .map_err(|e| BuildError::new(field, e.to_string()))
+}
+
+impl Channel for Webhook {
+    const NAME: &'static str = "webhook";
+    const ENV_HINT: &'static str = " (or WEBHOOK_URL, with optional WEBHOOK_SECRET, WEBHOOK_TIMEOUT, WEBHOOK_MAX_RETRIES, WEBHOOK_FORMAT, HERALD_EVENTS)";
+
+    type Settings = WebhookSettings;
+    type Payload = WebhookRequest;
+
+    fn defaults() -> ChannelDefaults {
+        ChannelDefaults {
+            timeout: Duration::from_secs(10),
+            rate_limit: None,
+        }
+    }
+
+    fn env_destination(
+        get: &dyn Fn(&str) -> Option<String>,
+    ) -> Option<serde_json::Map<String, serde_json::Value>> {
+        if get("WEBHOOK_URL").is_none() {
+            return None;
+        }
+        let events: Vec<String> = get("HERALD_EVENTS").map_or_else(
+            || {
+                herald_core::config::DEFAULT_SUBJECTS
+                    .iter()
+                    .map(|s| (*s).to_string())
+                    .collect()
+            },
+            |v| {
+                v.split(',')
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            },
+        );
+        let mut d = serde_json::Map::new();
+        d.insert("name".into(), "webhook".into());
+        d.insert("channel".into(), "webhook".into());
+        d.insert("events".into(), events.into());
+        d.insert(
+            "url".into(),
+            serde_json::json!({"from": {"env": "WEBHOOK_URL"}}),
+        );
+        if get("WEBHOOK_SECRET").is_some() {
+            d.insert(
+                "signing".into(),
+                serde_json::json!({"scheme": "hmac-sha256", "secret": {"from": {"env": "WEBHOOK_SECRET"}}}),
+            );
+        }
+        if let Some(t) = get("WEBHOOK_TIMEOUT") {
+            d.insert("timeout".into(), t.into());
+        }
+        if let Some(n) = get("WEBHOOK_MAX_RETRIES").and_then(|n| n.parse::<u32>().ok()) {
+            d.insert("retry".into(), serde_json::json!({"max_attempts": n + 1}));
+        }
+        if let Some(f) = get("WEBHOOK_FORMAT") {
+            d.insert("format".into(), f.into());
+        }
+        Some(d)
+    }
+
+    fn build(
+        _destination: &Destination,
+        settings: WebhookSettings,
+        timeout: Duration,
+    ) -> Result<Self, BuildError> {
+        let url = resolve("url", &settings.url)?;
+        let parsed = url::Url::parse(url.expose())
+            .map_err(|e| BuildError::new("url", format!("not a valid URL: {e}")))?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(BuildError::new("url", "the URL must be http or https"));
+        }
+        let mut headers = Vec::new();
+        for (name, value) in &settings.headers {
+            reqwest::header::HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+                BuildError::new(format!("headers.{name}"), "not a valid header name")
+            })?;
+            let resolved = resolve(&format!("headers.{name}"), value)?;
+            reqwest::header::HeaderValue::from_str(resolved.expose()).map_err(|_| {
+                BuildError::new(format!("headers.{name}"), "not a valid header value")
+            })?;
+            headers.push(RequestHeader {
+                name: name.clone(),
+                sensitive: sensitive_name(name) || matches!(value, SecretRef::From { .. }),
+                value: resolved,
+            });
+        }
+        let format = match settings.format {
+            Format::Generic => BodyFormat::Generic {
+                default_source: settings.default_source.clone(),
+            },
+            Format::Envelope => BodyFormat::Envelope,
+            Format::SubjectMessage => BodyFormat::SubjectMessage,
+            Format::Template => {
+                let source = settings.template.as_deref().ok_or_else(|| {
+                    BuildError::new("template", "`format: template` needs a `template`")
+                })?;
+                let kind = if settings.content_type.to_ascii_lowercase().contains("json") {
+                    TemplateFormat::Json
+                } else {
+                    TemplateFormat::Text
+                };
+                BodyFormat::Template(
+                    Template::compile(source, kind)
+                        .map_err(|e| BuildError::new("template", e.0))?,
+                )
+            }
+        };
+        if settings.template.is_some() && format.kind() != Format::Template {
+            return Err(BuildError::new(
+                "template",
+                "a `template` is only used with `format: template`",
+            ));
+        }
+        let signer = match &settings.signing {
+            None => None,
+            Some(s) => {
+                let secret = resolve("signing.secret", &s.secret)?;
+                Some(match s.scheme {
+                    SigningScheme::StandardWebhooks => {
+                        if s.header.is_some() {
+                            return Err(BuildError::new(
+                                "signing.header",
+                                "standard-webhooks always uses the webhook-* headers",
+                            ));
+                        }
+                        Signer::StandardWebhooks(
+                            StandardWebhooksKey::parse(secret.expose())
+                                .map_err(|e| BuildError::new("signing.secret", e))?,
+                        )
+                    }
+                    SigningScheme::HmacSha256 => Signer::Hmac {
+                        key: secret,
+                        header: s
+                            .header
+                            .clone()
+                            .unwrap_or_else(|| "X-Herald-Signature".into()),
+                    },
+                })
+            }
+        };
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(5)))
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("herald-webhook/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| BuildError::new("", format!("cannot build the HTTP client: {e}")))?;
+        let method = match settings.method {
+            Method::Post => reqwest::Method::POST,
+            Method::Put => reqwest::Method::PUT,
+            Method::Patch => reqwest::Method::PATCH,
+        };
+        Ok(Self {
+            client,
+            method,
+            url,
+            headers,
+            content_type: settings.content_type,
+            format,
+            signer,
+        })
+    }
+
+    fn render(
+        &self,
+        event: &Envelope,
+        ctx: &DeliveryContext,
+    ) -> Result<WebhookRequest, RenderError> {
+        let body = render::body(&self.format, event, &ctx.destination).map_err(RenderError)?;
+        let mut headers = self.headers.clone();
+        let plain = |name: &str, value: String| RequestHeader {
+            name: name.to_string(),
+            value: Secret::new(value),
+            sensitive: false,
+        };
+        headers.push(plain("Content-Type", self.content_type.clone()));
+        headers.push(plain("X-Herald-Event-Id", event.id.clone()));
+        headers.push(plain("X-Herald-Event-Type", event.event_type.clone()));
+        headers.push(plain("X-Herald-Attempt", ctx.attempt.to_string()));
+        match &self.signer {
+            None => {}
+            Some(Signer::StandardWebhooks(key)) => {
+                let ts = ctx.now.timestamp();
+                headers.push(plain("webhook-id", ctx.idempotency_key.clone()));
+                headers.push(plain("webhook-timestamp", ts.to_string()));
+                headers.push(plain(
+                    "webhook-signature",
+                    key.sign(&ctx.idempotency_key, ts, &body),
+                ));
+            }
+            Some(Signer::Hmac { key, header }) => {
+                headers.push(plain("webhook-id", ctx.idempotency_key.clone()));
+                headers.push(plain(
+                    header,
+                    hmac_sha256_hex(key.expose().as_bytes(), &body),
+                ));
+            }
+        }
+        Ok(WebhookRequest {
+            method: self.method.clone(),
+            url: self.url.clone(),
+            headers,
+            body: body.into(),
+        })
+    }
+
+    async fn send(&self, payload: &WebhookRequest, _ctx: &DeliveryContext) -> Outcome {
+        send::send(&self.client, payload).await
+    }
+
+    fn preview(&self, payload: &WebhookRequest) -> RequestPreview {
+        RequestPreview {
+            method: payload.method.to_string(),
+            target: redact_url(payload.url.expose()),
+            headers: payload
+                .headers
+                .iter()
+                .map(|h| {
+                    let v = if h.sensitive {
+                        "<redacted>".to_string()
+                    } else {
+                        h.value.expose().to_string()
+                    };
+                    (h.name.clone(), v)
+                })
+                .collect(),
+            body: String::from_utf8_lossy(&payload.body).into_owned(),
+        }
+    }
+}
+
+/// Keeps scheme, host and port; hides path, query and credentials, which often
+/// carry tokens (`https://hooks.example.com/…`).
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(u) => {
+            let host = u.host_str().unwrap_or_default();
+            let port = u.port().map(|p| format!(":{p}")).unwrap_or_default();
+            let rest = if u.path() == "/" && u.query().is_none() {
+                "/"
+            } else {
+                "/…"
+            };
+            format!("{}://{host}{port}{rest}", u.scheme())
+        }
+        Err(_) => "<redacted>".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests;
