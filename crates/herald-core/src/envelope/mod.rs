@@ -8,7 +8,9 @@ mod cloudevents;
 mod derive;
 mod ingest;
 mod model;
+mod schema;
 
 pub use derive::{derive_severity, derive_title, humanize};
 pub use ingest::{IngestError, IngestErrorKind, IngestLimits, RawEvent, ingest};
 pub use model::{Envelope, EventField, Link, Severity};
+pub use schema::envelope_schema;
