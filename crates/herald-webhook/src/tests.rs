@@ -112,3 +112,15 @@ fn env_only_configuration() {
     assert_eq!(d["url"]["from"]["env"], "WEBHOOK_URL");
     assert!(Webhook::env_destination(&|_| None).is_none());
 }
+
+/// The example configuration shipped in `deploy/config` stays valid.
+#[test]
+fn the_example_configuration_parses() {
+    let text = include_str!("../../../deploy/config/fleet.example.yaml");
+    let config = FleetConfig::from_yaml(text, "fleet.example.yaml").unwrap();
+    let hooks: Vec<_> = config.destinations_for("webhook").collect();
+    assert_eq!(hooks.len(), 4);
+    for d in hooks {
+        d.settings::<WebhookSettings>("fleet.example.yaml").unwrap();
+    }
+}
