@@ -75,6 +75,19 @@ pub mod headers {
     pub const ORIGINAL_MSG_ID: &str = "Herald-Dlq-Msg-Id";
 }
 
+impl<'a> DeadLetter<'a> {
+    /// A dead letter for a failure the provider never saw (bad input, render errors).
+    pub fn local(reason: DeadLetterReason, error: &'a str, attempts: u32) -> Self {
+        Self {
+            reason,
+            error,
+            status: None,
+            excerpt: None,
+            attempts,
+        }
+    }
+}
+
 /// A dead letter could not be stored.
 #[derive(Debug, thiserror::Error)]
 #[error("cannot write to the dead-letter stream: {0}")]

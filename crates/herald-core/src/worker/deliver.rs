@@ -49,13 +49,8 @@ pub(super) async fn deliver<C: Channel>(
     let event = match ingest(&raw, rt.shared.limits) {
         Ok(e) => e,
         Err(e) => {
-            let letter = DeadLetter {
-                reason: DeadLetterReason::BadInput,
-                error: &e.to_string(),
-                status: None,
-                excerpt: None,
-                attempts: attempt,
-            };
+            let error = e.to_string();
+            let letter = DeadLetter::local(DeadLetterReason::BadInput, &error, attempt);
             dead_letter(&rt, &msg, &letter).await;
             return;
         }
@@ -89,13 +84,8 @@ pub(super) async fn deliver<C: Channel>(
     let payload = match rt.channel.render(&event, &ctx) {
         Ok(p) => p,
         Err(e) => {
-            let letter = DeadLetter {
-                reason: DeadLetterReason::Render,
-                error: &e.to_string(),
-                status: None,
-                excerpt: None,
-                attempts: attempt,
-            };
+            let error = e.to_string();
+            let letter = DeadLetter::local(DeadLetterReason::Render, &error, attempt);
             dead_letter(&rt, &msg, &letter).await;
             return;
         }
