@@ -1,1 +1,83 @@
-fn main() {}
+//! `herald`: publish events, preview what a destination would receive, check a
+//! fleet configuration, and run a self-contained demo.
+//!
+//! Each subcommand lives in its own module; this file only parses the command
+//! line and maps results to exit codes (0 success, 1 failure, 2 usage).
+
+mod channels;
+mod check;
+mod demo;
+mod publish;
+mod render;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Herald: operational events on NATS JetStream, delivered as notifications.
+///
+/// Start with `herald demo`: it needs only `nats-server` installed.
+#[derive(Debug, Parser)]
+#[command(name = "herald", version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Publish one event to JetStream (fills `id` and `time` when missing).
+    Publish(publish::Args),
+    /// Show the exact request a destination would send for an event, without sending it.
+    Render(render::Args),
+    /// Check a fleet configuration: parse it, resolve secrets, build every destination.
+    Check(check::Args),
+    /// Run a self-contained demo: nats-server, a signed-webhook receiver and a worker.
+    Demo(demo::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("herald: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Publish(args) => publish::run(args).await,
+            Command::Render(args) => render::run(&args),
+            Command::Check(args) => Ok(check::run(&args)),
+            Command::Demo(args) => demo::run(args).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("herald: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs go to standard error; only warnings and errors unless `HERALD_LOG`
+/// (or `RUST_LOG`) asks for more, so command output stays readable.
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = std::env::var("HERALD_LOG")
+        .ok()
+        .and_then(|f| EnvFilter::try_new(f).ok())
+        .or_else(|| EnvFilter::try_from_default_env().ok())
+        .unwrap_or_else(|| EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}

@@ -89,9 +89,7 @@ impl Channel for Webhook {
     fn env_destination(
         get: &dyn Fn(&str) -> Option<String>,
     ) -> Option<serde_json::Map<String, serde_json::Value>> {
-        if get("WEBHOOK_URL").is_none() {
-            return None;
-        }
+        get("WEBHOOK_URL")?;
         let events: Vec<String> = get("HERALD_EVENTS").map_or_else(
             || {
                 herald_core::config::DEFAULT_SUBJECTS
@@ -173,10 +171,9 @@ impl Channel for Webhook {
                 } else {
                     TemplateFormat::Text
                 };
-                BodyFormat::Template(
-                    Template::compile(source, kind)
-                        .map_err(|e| BuildError::new("template", e.0))?,
-                )
+                let template = Template::compile(source, kind)
+                    .map_err(|e| BuildError::new("template", e.0))?;
+                BodyFormat::Template(Box::new(template))
             }
         };
         if settings.template.is_some() && format.kind() != Format::Template {

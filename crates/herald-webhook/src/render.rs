@@ -12,7 +12,7 @@ pub(crate) enum BodyFormat {
     Generic { default_source: String },
     Envelope,
     SubjectMessage,
-    Template(Template),
+    Template(Box<Template>),
 }
 
 impl BodyFormat {

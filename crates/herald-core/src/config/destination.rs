@@ -18,7 +18,9 @@ use crate::envelope::{Envelope, Severity};
 use crate::routing::SubjectPattern;
 
 /// One destination as written in the configuration file.
-#[derive(Debug, Clone)]
+///
+/// `Debug` lists the channel keys but not their values, which may hold inline secrets.
+#[derive(Clone)]
 pub struct Destination {
     /// Unique name (`ops-slack`): lowercase letters, digits, `-` and `_`. It names the
     /// JetStream consumers, the DLQ subject and the idempotency receipts.
@@ -194,6 +196,29 @@ impl<'de> Deserialize<'de> for When {
     }
 }
 
+impl fmt::Debug for Destination {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Destination")
+            .field("name", &self.name.value)
+            .field("channel", &self.channel.value)
+            .field("events", &self.events.value)
+            .field("when", &self.when)
+            .field("rate_limit", &self.rate_limit)
+            .field("retry", &self.retry)
+            .field("timeout", &self.timeout)
+            .field("concurrency", &self.concurrency)
+            .field(
+                "settings",
+                &self
+                    .settings
+                    .iter()
+                    .map(|(k, _)| k.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
 impl Destination {
     /// The destination name.
     pub fn name(&self) -> &str {
@@ -231,34 +256,38 @@ impl Destination {
                 }
             }
         }
-        if !errors.is_empty() {
-            return Err(errors);
-        }
+        // Unknown keys are reported above; the known ones are still read, so a
+        // typo does not hide a wrong value elsewhere in the same destination.
         let map: serde_json::Map<String, serde_json::Value> = self
             .settings
             .iter()
+            .filter(|(k, _)| known.is_none_or(|known| known.contains(&k.as_str())))
             .map(|(k, v)| (k.clone(), v.value.clone()))
             .collect();
-        serde_path_to_error::deserialize(serde_json::Value::Object(map)).map_err(|e| {
-            let path = e.path().to_string();
-            let first = path.split(['.', '[']).next().unwrap_or_default();
-            let location = self
-                .settings
-                .iter()
-                .find(|(k, _)| k == first)
-                .map_or(self.location, |(_, v)| v.referenced);
-            let field = if path == "." || path.is_empty() {
-                self.path()
-            } else {
-                format!("{}.{path}", self.path())
-            };
-            vec![ConfigError::at(
-                file,
-                location,
-                field,
-                e.into_inner().to_string(),
-            )]
-        })
+        let parsed =
+            serde_path_to_error::deserialize(serde_json::Value::Object(map)).map_err(|e| {
+                let path = e.path().to_string();
+                let first = path.split(['.', '[']).next().unwrap_or_default();
+                let location = self
+                    .settings
+                    .iter()
+                    .find(|(k, _)| k == first)
+                    .map_or(self.location, |(_, v)| v.referenced);
+                let field = if path == "." || path.is_empty() {
+                    self.path()
+                } else {
+                    format!("{}.{path}", self.path())
+                };
+                ConfigError::at(file, location, field, e.into_inner().to_string())
+            });
+        match parsed {
+            Ok(settings) if errors.is_empty() => Ok(settings),
+            Ok(_) => Err(errors),
+            Err(e) => {
+                errors.push(e);
+                Err(errors)
+            }
+        }
     }
 
     /// The position of a channel key, or of the destination when the key is absent.

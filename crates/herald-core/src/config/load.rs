@@ -127,8 +127,27 @@ impl FleetConfig {
 fn yaml_error(file: &str, path: &str, e: &serde_saphyr::Error) -> ConfigError {
     let location = e.location().unwrap_or(Location::UNKNOWN);
     let message = first_line(&e.without_snippet().to_string());
-    let field = if path == "." { "" } else { path };
+    let field = if path == "." {
+        String::new()
+    } else {
+        without_span_segments(path)
+    };
     ConfigError::at(file, location, field, message)
+}
+
+/// Drops the `.value` segments that position-keeping (`Spanned`) fields add to
+/// serde paths: `destinations[0].value.retry` is `destinations[0].retry` to the user.
+fn without_span_segments(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    let mut rest = path;
+    while let Some(i) = rest.find(".value") {
+        let after = &rest[i + ".value".len()..];
+        let whole_segment = after.is_empty() || after.starts_with(['.', '[']);
+        out.push_str(&rest[..if whole_segment { i } else { i + ".value".len() }]);
+        rest = after;
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The message without the position suffix the YAML library adds (we print our own).
@@ -195,6 +214,19 @@ mod tests {
     struct Two {
         a: u32,
         b: String,
+    }
+
+    #[test]
+    fn span_segments_are_dropped_from_paths() {
+        assert_eq!(
+            without_span_segments("destinations[0].value.events.value[1]"),
+            "destinations[0].events[1]"
+        );
+        assert_eq!(
+            without_span_segments("destinations[1].value"),
+            "destinations[1]"
+        );
+        assert_eq!(without_span_segments("worker.values"), "worker.values");
     }
 
     #[test]

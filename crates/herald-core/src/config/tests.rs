@@ -50,7 +50,7 @@ fn bad_common_fields_name_line_and_field() {
         "destinations:\n  - name: a\n    channel: webhook\n    events: [\"rotation.>\"]\n    retry: {max_attempts: many}\n",
     );
     assert_eq!(e.line, 5, "{e}");
-    assert!(e.field.contains("destinations"), "{e}");
+    assert_eq!(e.field, "destinations[0].retry.max_attempts", "{e}");
     let e =
         first_error("destinations:\n  - name: a\n    channel: webhook\n    events: [\"rot*\"]\n");
     assert_eq!(e.line, 4, "{e}");
@@ -105,6 +105,15 @@ fn channel_settings_errors_point_at_their_key() {
     assert_eq!(e.line, 6, "{e}");
     assert!(e.message.contains("unknown field `colour`"), "{e}");
     assert!(e.message.contains("url"), "{e}");
+
+    let yaml = "destinations:\n  - name: a\n    channel: webhook\n    events: [rotation.x]\n    url: nope\n    colour: red\n";
+    let c = FleetConfig::from_yaml(yaml, "f.yaml").unwrap();
+    let errs = c.destinations[0]
+        .value
+        .settings::<Hook>("f.yaml")
+        .unwrap_err();
+    assert_eq!(errs.len(), 2, "{errs:?}");
+    assert_eq!((errs[0].line, errs[1].line), (6, 5), "{errs:?}");
 }
 
 #[test]
@@ -134,4 +143,13 @@ fn when_filters_events() {
     e.environment = Some("production".into());
     e.severity = crate::envelope::Severity::Info;
     assert!(!when.matches(&e));
+}
+
+#[test]
+fn debug_output_hides_channel_values() {
+    let yaml = "destinations:\n  - name: a\n    channel: webhook\n    events: [rotation.x]\n    url: https://hooks.example/T0KEN\n";
+    let c = FleetConfig::from_yaml(yaml, "f.yaml").unwrap();
+    let debug = format!("{:?}", c.destinations[0].value);
+    assert!(debug.contains("url"), "{debug}");
+    assert!(!debug.contains("T0KEN"), "{debug}");
 }

@@ -19,7 +19,10 @@ mod tests {
     use super::*;
     use crate::envelope::{IngestLimits, RawEvent, ingest};
 
-    const COMMITTED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../schemas/envelope.schema.json");
+    const COMMITTED: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../schemas/envelope.schema.json"
+    );
 
     #[test]
     fn committed_schema_matches_the_types() {
@@ -54,7 +57,10 @@ mod tests {
             )
             .unwrap();
             let json = serde_json::to_value(&e).unwrap();
-            let errors: Vec<String> = validator.iter_errors(&json).map(|e| e.to_string()).collect();
+            let errors: Vec<String> = validator
+                .iter_errors(&json)
+                .map(|e| e.to_string())
+                .collect();
             assert!(errors.is_empty(), "{errors:?}");
         }
         let bad = serde_json::json!({"id": "1", "type": "x", "time": "now"});
@@ -65,10 +71,9 @@ mod tests {
     /// and ingests into a valid envelope.
     #[test]
     fn cloudevents_fixture_is_valid_and_ingests() {
-        let ce_schema: serde_json::Value = serde_json::from_str(include_str!(
-            "../../../../tests/fixtures/cloudevents.json"
-        ))
-        .unwrap();
+        let ce_schema: serde_json::Value =
+            serde_json::from_str(include_str!("../../../../tests/fixtures/cloudevents.json"))
+                .unwrap();
         let ce_validator = jsonschema::validator_for(&ce_schema).unwrap();
         let event = serde_json::json!({
             "specversion": "1.0", "id": "ce-42", "source": "/certifyclouds/scanner",

@@ -1,0 +1,54 @@
+//! The channels this `herald` knows, in one place: a new channel crate adds one
+//! arm to [`with_channel`] and one name to [`KNOWN`].
+
+use herald_core::Channel;
+use herald_webhook::Webhook;
+
+/// Names of the channels this build understands, as written in `channel:`.
+pub(crate) const KNOWN: &[&str] = &[Webhook::NAME];
+
+/// Something to do with a channel type, chosen at run time by name.
+pub(crate) trait ChannelTask {
+    /// What the task produces.
+    type Output;
+    /// Runs the task for channel `C`.
+    fn run<C: Channel>(self) -> Self::Output;
+}
+
+/// Runs `task` for the channel called `name`; `None` when no channel has that name.
+pub(crate) fn with_channel<T: ChannelTask>(name: &str, task: T) -> Option<T::Output> {
+    match name {
+        n if n == Webhook::NAME => Some(task.run::<Webhook>()),
+        _ => None,
+    }
+}
+
+/// The message for a `channel:` value nobody understands.
+pub(crate) fn unknown_channel_message(name: &str) -> String {
+    format!(
+        "unknown channel `{name}`; this herald knows: {}",
+        KNOWN.join(", ")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Name;
+    impl ChannelTask for Name {
+        type Output = &'static str;
+        fn run<C: Channel>(self) -> &'static str {
+            C::NAME
+        }
+    }
+
+    #[test]
+    fn every_known_channel_dispatches_to_itself() {
+        for name in KNOWN {
+            assert_eq!(with_channel(name, Name), Some(*name));
+        }
+        assert_eq!(with_channel("pigeon", Name), None);
+        assert!(unknown_channel_message("pigeon").contains("webhook"));
+    }
+}

@@ -1,0 +1,276 @@
+//! `herald render`: the exact request a destination would send for an event,
+//! printed with secrets redacted, without sending anything.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context as _, bail};
+use chrono::{DateTime, Utc};
+use herald_core::channel::{RenderError, RequestPreview};
+use herald_core::config::{ConfigError, ConfigErrors, FleetConfig};
+use herald_core::envelope::{IngestLimits, RawEvent, ingest};
+use herald_core::receipts::idempotency_key;
+use herald_core::worker::prepare;
+use herald_core::{Channel, DeliveryContext, Envelope};
+use serde_json::Value;
+
+use crate::channels::{ChannelTask, unknown_channel_message, with_channel};
+use crate::publish::validate_subject;
+
+/// Options of `herald render`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// The fleet configuration file.
+    #[arg(long, env = "HERALD_CONFIG", value_name = "FILE")]
+    config: PathBuf,
+    /// The destination to render for (its `name`).
+    #[arg(long, value_name = "NAME")]
+    destination: String,
+    /// The event, as a JSON file (a Herald envelope or a structured CloudEvent).
+    #[arg(long, value_name = "FILE")]
+    event: PathBuf,
+    /// The subject the event would be published on; defaults to the event's `type`.
+    #[arg(long)]
+    subject: Option<String>,
+}
+
+/// Why a destination could not render the event.
+#[derive(Debug)]
+enum Problem {
+    /// The destination's settings are invalid (or a secret cannot be resolved).
+    Config(ConfigErrors),
+    /// The destination refused the event (a template error).
+    Render(RenderError),
+}
+
+/// Prepares one destination of channel `C` and renders the event for it.
+struct RenderOne<'a> {
+    config: &'a FleetConfig,
+    file: &'a str,
+    destination: &'a str,
+    event: &'a Envelope,
+    now: DateTime<Utc>,
+}
+
+impl ChannelTask for RenderOne<'_> {
+    type Output = Result<RequestPreview, Problem>;
+
+    fn run<C: Channel>(self) -> Self::Output {
+        // Only this destination is built, so a problem elsewhere in the file
+        // does not stop the preview.
+        let mut single = self.config.clone();
+        single
+            .destinations
+            .retain(|d| d.value.name() == self.destination);
+        let prepared = prepare::<C>(&single, self.file).map_err(Problem::Config)?;
+        let Some(p) = prepared.into_iter().next() else {
+            return Err(Problem::Config(
+                ConfigError::file(
+                    self.file,
+                    format!("destination `{}` was not built", self.destination),
+                )
+                .into(),
+            ));
+        };
+        let ctx = DeliveryContext {
+            destination: self.destination.to_string(),
+            idempotency_key: idempotency_key(self.destination, &self.event.id),
+            attempt: 1,
+            now: self.now,
+        };
+        let payload = p
+            .channel
+            .render(self.event, &ctx)
+            .map_err(Problem::Render)?;
+        Ok(p.channel.preview(&payload))
+    }
+}
+
+/// The subject to render for: `--subject`, else the event's `type`.
+fn subject_for(given: Option<&str>, doc: &Value) -> anyhow::Result<String> {
+    let subject = match given {
+        Some(s) => s.to_string(),
+        None => match doc.get("type").and_then(Value::as_str) {
+            Some(t) if !t.trim().is_empty() => t.to_string(),
+            _ => bail!(
+                "the event has no `type`, so its subject is unknown: pass --subject (e.g. --subject rotation.failed)"
+            ),
+        },
+    };
+    validate_subject(&subject).map_err(anyhow::Error::msg)?;
+    Ok(subject)
+}
+
+/// The preview as text: request line, headers, blank line, body (pretty when JSON).
+pub(crate) fn format_preview(p: &RequestPreview) -> String {
+    let mut out = format!("{} {}\n", p.method, p.target);
+    for (name, value) in &p.headers {
+        out.push_str(name);
+        out.push_str(": ");
+        out.push_str(value);
+        out.push('\n');
+    }
+    out.push('\n');
+    let pretty = serde_json::from_str::<Value>(&p.body)
+        .ok()
+        .and_then(|v| serde_json::to_string_pretty(&v).ok());
+    out.push_str(pretty.as_deref().unwrap_or(&p.body));
+    if !out.ends_with('\n') {
+        out.push('\n');
+    }
+    out
+}
+
+/// Runs `herald render`.
+pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    let file = args.config.display().to_string();
+    let config = match FleetConfig::load(&args.config) {
+        Ok(c) => c,
+        Err(errors) => {
+            eprintln!("{errors}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let Some(destination) = config
+        .destinations
+        .iter()
+        .map(|d| &d.value)
+        .find(|d| d.name() == args.destination)
+    else {
+        let names: Vec<&str> = config.destinations.iter().map(|d| d.value.name()).collect();
+        if names.is_empty() {
+            eprintln!(
+                "herald: no destination `{}`: {file} has no destinations",
+                args.destination
+            );
+        } else {
+            eprintln!(
+                "herald: no destination `{}` in {file}; its destinations are: {}",
+                args.destination,
+                names.join(", ")
+            );
+        }
+        return Ok(ExitCode::FAILURE);
+    };
+
+    let payload = std::fs::read(&args.event)
+        .with_context(|| format!("cannot read {}", args.event.display()))?;
+    let doc: Value = serde_json::from_slice(&payload)
+        .with_context(|| format!("{} is not valid JSON", args.event.display()))?;
+    let subject = subject_for(args.subject.as_deref(), &doc)?;
+    let mut headers = async_nats::HeaderMap::new();
+    if doc.get("specversion").is_some() {
+        headers.insert("Content-Type", "application/cloudevents+json");
+    }
+    let now = Utc::now();
+    let event = ingest(
+        &RawEvent {
+            subject: &subject,
+            payload: &payload,
+            headers: Some(&headers),
+            published: now,
+        },
+        IngestLimits {
+            max_event_bytes: config.worker.max_event_bytes,
+        },
+    )
+    .with_context(|| format!("{} is not a usable event", args.event.display()))?;
+
+    if !destination.events.value.iter().any(|p| p.matches(&subject)) {
+        let patterns: Vec<&str> = destination
+            .events
+            .value
+            .iter()
+            .map(|p| p.as_str())
+            .collect();
+        eprintln!(
+            "note: `{}` does not subscribe to `{subject}` (events: {}); it would never receive this event",
+            destination.name(),
+            patterns.join(", ")
+        );
+    } else if !destination.when.matches(&event) {
+        eprintln!(
+            "note: the `when` filter of `{}` would skip this event",
+            destination.name()
+        );
+    }
+
+    let task = RenderOne {
+        config: &config,
+        file: &file,
+        destination: destination.name(),
+        event: &event,
+        now,
+    };
+    let Some(result) = with_channel(destination.channel(), task) else {
+        eprintln!(
+            "{}",
+            ConfigError::at(
+                &file,
+                destination.channel.referenced,
+                format!("{}.channel", destination.path()),
+                unknown_channel_message(destination.channel()),
+            )
+        );
+        return Ok(ExitCode::FAILURE);
+    };
+    match result {
+        Ok(preview) => {
+            print!("{}", format_preview(&preview));
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(Problem::Config(errors)) => {
+            eprintln!("{errors}");
+            Ok(ExitCode::FAILURE)
+        }
+        Err(Problem::Render(e)) => {
+            eprintln!(
+                "herald: `{}` cannot render this event (it would be dead-lettered): {e}",
+                destination.name()
+            );
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_subject_comes_from_the_flag_or_the_type() {
+        let doc = json!({"id": "1", "type": "rotation.failed"});
+        assert_eq!(subject_for(None, &doc).unwrap(), "rotation.failed");
+        assert_eq!(
+            subject_for(Some("cert.expiring"), &doc).unwrap(),
+            "cert.expiring"
+        );
+        let err = subject_for(None, &json!({"id": "1"})).unwrap_err();
+        assert!(err.to_string().contains("--subject"), "{err}");
+        assert!(subject_for(Some("rotation.>"), &doc).is_err());
+    }
+
+    #[test]
+    fn previews_print_headers_and_pretty_json() {
+        let p = RequestPreview {
+            method: "POST".into(),
+            target: "https://hooks.example.com/…".into(),
+            headers: vec![
+                ("Content-Type".into(), "application/json".into()),
+                ("Authorization".into(), "<redacted>".into()),
+            ],
+            body: r#"{"b":1,"a":[2]}"#.into(),
+        };
+        assert_eq!(
+            format_preview(&p),
+            "POST https://hooks.example.com/…\nContent-Type: application/json\nAuthorization: <redacted>\n\n{\n  \"b\": 1,\n  \"a\": [\n    2\n  ]\n}\n"
+        );
+        let text = RequestPreview {
+            body: "plain text".into(),
+            headers: vec![],
+            ..p
+        };
+        assert!(format_preview(&text).ends_with("\n\nplain text\n"));
+    }
+}
