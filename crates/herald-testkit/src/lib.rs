@@ -1,1 +1,46 @@
-//! placeholder
+//! Test support for Herald's end-to-end tests: real processes, real sockets,
+//! waits with deadlines.
+//!
+//! Nothing here mocks NATS or HTTP. Every test starts its own `nats-server`
+//! on a free loopback port with a temporary store, and its own HTTP receivers.
+//! Nothing waits a fixed time for something to happen: conditions are polled
+//! (or notified) up to a deadline, and a timeout says what was awaited.
+//!
+//! # Map
+//! - [`nats`]: [`NatsServer`], a `nats-server -js` child process that can be
+//!   killed (SIGKILL) and restarted on the same port and store.
+//! - [`receiver`]: [`Receiver`], an axum HTTP server that records every request
+//!   ([`Recorded`]) and answers from a script of [`Reply`]s (status, headers,
+//!   body, delay).
+//! - [`wait`]: [`wait_until`] and [`wait_for_some`], polling with a deadline.
+//! - [`binaries`]: [`binary`], the workspace binaries, built once per test process.
+//! - [`worker`]: [`WorkerProcess`], a worker binary run as a child (SIGKILL,
+//!   SIGTERM, logs kept in a temp file), started from a [`WorkerCommand`].
+//! - [`fleet`]: fleet configuration documents with fast test defaults
+//!   ([`fleet()`], [`webhook`]) written by [`ConfigFile`].
+//! - [`events`]: publishing events with `Nats-Msg-Id` and awaiting the PubAck;
+//!   [`wait_for_consumer`], the readiness check for a worker process.
+//! - [`dlq`]: reading [`DeadLetter`]s back from `HERALD_DLQ`.
+//! - [`yaml`]: JSON values as block YAML.
+
+pub mod binaries;
+pub mod dlq;
+pub mod events;
+pub mod fleet;
+pub mod nats;
+pub mod receiver;
+pub mod wait;
+pub mod worker;
+pub mod yaml;
+
+pub use binaries::binary;
+pub use dlq::{DLQ_STREAM, DeadLetter, dead_letters, wait_for_dead_letters};
+pub use events::{
+    EVENT_STREAM, event, publish, publish_all, publish_with_headers, wait_for_consumer,
+    wait_for_consumer_idle,
+};
+pub use fleet::{ConfigFile, fleet, webhook, write_fleet_config};
+pub use nats::{NatsServer, free_port};
+pub use receiver::{Receiver, Recorded, Reply, Responder};
+pub use wait::{wait_for_some, wait_until};
+pub use worker::{Finished, WorkerCommand, WorkerProcess};

@@ -1,1 +1,12 @@
-fn main() {}
+mod bad_input;
+mod cloudevents;
+mod config_errors;
+mod crash;
+mod isolation;
+mod kit;
+mod nats_restart;
+mod replicas;
+mod retries;
+mod shutdown;
+mod signing;
+mod support;

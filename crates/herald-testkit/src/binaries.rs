@@ -1,0 +1,102 @@
+//! Locating the workspace's binaries, built once per test process.
+//!
+//! Integration tests of one package do not get the other packages' binaries
+//! built, so the first call runs `cargo build -p herald-webhook -p herald-cli --bins`
+//! with the same profile and target directory as the running test executable.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use anyhow::{Context as _, Result, anyhow, bail};
+
+/// The packages whose binaries tests run.
+const PACKAGES: &[&str] = &["herald-webhook", "herald-cli"];
+
+/// Where the build put the binaries, or why it failed; computed once.
+static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+
+/// The path of workspace binary `name` (`herald-webhook`, `herald`), building
+/// the binaries first on the first call in this process.
+///
+/// # Errors
+/// When the build fails or the binary does not exist after it.
+pub fn binary(name: &str) -> Result<PathBuf> {
+    let dir = BUILT
+        .get_or_init(|| build().map_err(|e| format!("{e:#}")))
+        .as_ref()
+        .map_err(|e| anyhow!("{e}"))?;
+    let path = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    if !path.is_file() {
+        bail!("{} was not built", path.display());
+    }
+    Ok(path)
+}
+
+/// `target/<profile>` and the profile of the running test executable, which
+/// lives in `target/<profile>/deps/`.
+fn profile_dir() -> Result<(PathBuf, String)> {
+    let exe = std::env::current_exe().context("locating the test executable")?;
+    let deps = exe
+        .parent()
+        .context("the test executable has no directory")?;
+    let dir = if deps.file_name().is_some_and(|n| n == "deps") {
+        deps.parent().context("no profile directory")?
+    } else {
+        deps
+    };
+    let profile = dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .context("no profile name")?
+        .to_string();
+    Ok((dir.to_path_buf(), profile))
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn build() -> Result<PathBuf> {
+    let (dir, profile) = profile_dir()?;
+    let target_dir = dir.parent().context("no target directory")?;
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let run = |packages: &[&str]| -> Result<std::process::Output> {
+        let mut cmd = Command::new(&cargo);
+        cmd.current_dir(workspace_root()).arg("build");
+        for p in packages {
+            cmd.args(["-p", p]);
+        }
+        cmd.arg("--bins").arg("--target-dir").arg(target_dir);
+        match profile.as_str() {
+            "debug" => {}
+            "release" => {
+                cmd.arg("--release");
+            }
+            other => {
+                cmd.args(["--profile", other]);
+            }
+        }
+        cmd.output().context("running cargo build")
+    };
+    let out = run(PACKAGES)?;
+    if out.status.success() {
+        return Ok(dir);
+    }
+    // Let tests of the workers run while another package does not build.
+    let fallback = run(&PACKAGES[..1])?;
+    if fallback.status.success() {
+        eprintln!(
+            "herald-testkit: building {} failed; only {} was built:\n{}",
+            PACKAGES.join(", "),
+            PACKAGES[0],
+            String::from_utf8_lossy(&out.stderr)
+        );
+        return Ok(dir);
+    }
+    bail!(
+        "cargo build -p {} --bins failed:\n{}",
+        PACKAGES.join(" -p "),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
