@@ -5,6 +5,7 @@ mod crash;
 mod isolation;
 mod kit;
 mod nats_restart;
+mod pacing;
 mod replicas;
 mod retries;
 mod shutdown;
