@@ -174,8 +174,8 @@ async fn render_prints_the_request_with_secrets_redacted() {
         stdout.starts_with("POST https://monitoring.example.com/…\n"),
         "{stdout}"
     );
-    assert!(stdout.contains("Authorization: <redacted>"), "{stdout}");
-    assert!(stdout.contains("X-Team: sre"), "{stdout}");
+    assert!(stdout.contains("authorization: <redacted>"), "{stdout}");
+    assert!(stdout.contains("x-team: sre"), "{stdout}");
     assert!(stdout.contains("webhook-signature: v1,"), "{stdout}");
     assert!(
         stdout.contains("  \"title\": \"Rotation Failed: postgres-prod\","),

@@ -30,6 +30,8 @@ pub struct ReceiptError(String);
 #[derive(Debug, Clone)]
 pub struct Receipts {
     store: kv::Store,
+    client: async_nats::Client,
+    subject_prefix: String,
 }
 
 /// The receipt key for an event and destination: `<destination>.<sha256(id) hex>`
@@ -50,9 +52,14 @@ pub fn idempotency_key(destination: &str, event_id: &str) -> String {
 }
 
 impl Receipts {
-    /// Wraps an opened bucket.
-    pub fn new(store: kv::Store) -> Self {
-        Self { store }
+    /// Wraps an opened bucket; `client` is the connection receipts are written on
+    /// (the one that also sends the acks).
+    pub fn new(store: kv::Store, client: async_nats::Client, bucket: &str) -> Self {
+        Self {
+            store,
+            client,
+            subject_prefix: format!("$KV.{bucket}."),
+        }
     }
 
     /// The receipt for `key`, if the event was delivered.
@@ -68,16 +75,22 @@ impl Receipts {
         Ok(entry.and_then(|bytes| serde_json::from_slice(&bytes).ok()))
     }
 
-    /// Records a delivery.
+    /// Records a delivery, without waiting for the server's confirmation.
+    ///
+    /// The receipt is published on the same connection as the ack that follows
+    /// it, and the server handles one connection's messages in order, so the
+    /// receipt is stored before the ack takes effect. Waiting for the PubAck would
+    /// cost a round trip and a message per delivery and buy only a log line: a
+    /// receipt matters only for a redelivery, and a lost connection loses the ack
+    /// too, so the event comes back and is sent again with the same idempotency key.
     ///
     /// # Errors
-    /// [`ReceiptError`] when the bucket cannot be written.
+    /// [`ReceiptError`] when the write cannot be queued on the connection.
     pub async fn record(&self, key: &str, receipt: &Receipt) -> Result<(), ReceiptError> {
         let bytes = serde_json::to_vec(receipt).map_err(|e| ReceiptError(e.to_string()))?;
-        self.store
-            .put(key, bytes.into())
+        self.client
+            .publish(format!("{}{key}", self.subject_prefix), bytes.into())
             .await
-            .map(|_| ())
             .map_err(|e| ReceiptError(e.to_string()))
     }
 }

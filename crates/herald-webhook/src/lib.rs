@@ -19,7 +19,7 @@ mod send;
 mod sign;
 
 pub use config::{Format, Method, SigningScheme, SigningSettings, WebhookSettings};
-pub use request::{RequestHeader, WebhookRequest};
+pub use request::{Endpoint, WebhookRequest};
 pub use sign::{StandardWebhooksKey, hmac_sha256_hex};
 
 use std::time::Duration;
@@ -31,12 +31,14 @@ use herald_core::template::{Template, TemplateFormat};
 use herald_core::{Channel, DeliveryContext, Envelope};
 
 use render::BodyFormat;
+use request::text_header;
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 
 /// How a built destination signs.
 #[derive(Debug)]
 enum Signer {
     StandardWebhooks(StandardWebhooksKey),
-    Hmac { key: Secret, header: String },
+    Hmac { key: Secret, header: HeaderName },
 }
 
 /// A built webhook destination.
@@ -44,9 +46,9 @@ enum Signer {
 pub struct Webhook {
     client: reqwest::Client,
     method: reqwest::Method,
-    url: Secret,
-    headers: Vec<RequestHeader>,
-    content_type: String,
+    url: Endpoint,
+    headers: HeaderMap,
+    content_type: HeaderValue,
     format: BodyFormat,
     signer: Option<Signer>,
 }
@@ -136,26 +138,25 @@ impl Channel for Webhook {
         timeout: Duration,
     ) -> Result<Self, BuildError> {
         let url = resolve("url", &settings.url)?;
-        let parsed = url::Url::parse(url.expose())
+        let parsed = reqwest::Url::parse(url.expose())
             .map_err(|e| BuildError::new("url", format!("not a valid URL: {e}")))?;
         if !matches!(parsed.scheme(), "http" | "https") {
             return Err(BuildError::new("url", "the URL must be http or https"));
         }
-        let mut headers = Vec::new();
+        let mut headers = HeaderMap::new();
         for (name, value) in &settings.headers {
-            reqwest::header::HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
-                BuildError::new(format!("headers.{name}"), "not a valid header name")
-            })?;
-            let resolved = resolve(&format!("headers.{name}"), value)?;
-            reqwest::header::HeaderValue::from_str(resolved.expose()).map_err(|_| {
-                BuildError::new(format!("headers.{name}"), "not a valid header value")
-            })?;
-            headers.push(RequestHeader {
-                name: name.clone(),
-                sensitive: sensitive_name(name) || matches!(value, SecretRef::From { .. }),
-                value: resolved,
-            });
+            let field = format!("headers.{name}");
+            let header_name = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| BuildError::new(&field, "not a valid header name"))?;
+            let resolved = resolve(&field, value)?;
+            let mut header_value = HeaderValue::from_str(resolved.expose())
+                .map_err(|_| BuildError::new(&field, "not a valid header value"))?;
+            header_value
+                .set_sensitive(sensitive_name(name) || matches!(value, SecretRef::From { .. }));
+            headers.append(header_name, header_value);
         }
+        let content_type = HeaderValue::from_str(&settings.content_type)
+            .map_err(|_| BuildError::new("content_type", "not a valid header value"))?;
         let format = match settings.format {
             Format::Generic => BodyFormat::Generic {
                 default_source: settings.default_source.clone(),
@@ -201,10 +202,15 @@ impl Channel for Webhook {
                     }
                     SigningScheme::HmacSha256 => Signer::Hmac {
                         key: secret,
-                        header: s
-                            .header
-                            .clone()
-                            .unwrap_or_else(|| "X-Herald-Signature".into()),
+                        header: HeaderName::from_bytes(
+                            s.header
+                                .as_deref()
+                                .unwrap_or("X-Herald-Signature")
+                                .as_bytes(),
+                        )
+                        .map_err(|_| {
+                            BuildError::new("signing.header", "not a valid header name")
+                        })?,
                     },
                 })
             }
@@ -224,9 +230,9 @@ impl Channel for Webhook {
         Ok(Self {
             client,
             method,
-            url,
+            url: Endpoint::new(parsed),
             headers,
-            content_type: settings.content_type,
+            content_type,
             format,
             signer,
         })
@@ -239,32 +245,23 @@ impl Channel for Webhook {
     ) -> Result<WebhookRequest, RenderError> {
         let body = render::body(&self.format, event, &ctx.destination).map_err(RenderError)?;
         let mut headers = self.headers.clone();
-        let plain = |name: &str, value: String| RequestHeader {
-            name: name.to_string(),
-            value: Secret::new(value),
-            sensitive: false,
-        };
-        headers.push(plain("Content-Type", self.content_type.clone()));
-        headers.push(plain("X-Herald-Event-Id", event.id.clone()));
-        headers.push(plain("X-Herald-Event-Type", event.event_type.clone()));
-        headers.push(plain("X-Herald-Attempt", ctx.attempt.to_string()));
+        headers.insert(CONTENT_TYPE, self.content_type.clone());
+        headers.insert("x-herald-event-id", text_header(&event.id));
+        headers.insert("x-herald-event-type", text_header(&event.event_type));
+        headers.insert("x-herald-attempt", HeaderValue::from(ctx.attempt));
         match &self.signer {
             None => {}
             Some(Signer::StandardWebhooks(key)) => {
                 let ts = ctx.now.timestamp();
-                headers.push(plain("webhook-id", ctx.idempotency_key.clone()));
-                headers.push(plain("webhook-timestamp", ts.to_string()));
-                headers.push(plain(
-                    "webhook-signature",
-                    key.sign(&ctx.idempotency_key, ts, &body),
-                ));
+                let signature = key.sign(&ctx.idempotency_key, ts, &body);
+                headers.insert("webhook-id", text_header(&ctx.idempotency_key));
+                headers.insert("webhook-timestamp", HeaderValue::from(ts));
+                headers.insert("webhook-signature", text_header(&signature));
             }
             Some(Signer::Hmac { key, header }) => {
-                headers.push(plain("webhook-id", ctx.idempotency_key.clone()));
-                headers.push(plain(
-                    header,
-                    hmac_sha256_hex(key.expose().as_bytes(), &body),
-                ));
+                let signature = hmac_sha256_hex(key.expose().as_bytes(), &body);
+                headers.insert("webhook-id", text_header(&ctx.idempotency_key));
+                headers.insert(header.clone(), text_header(&signature));
             }
         }
         Ok(WebhookRequest {
@@ -282,17 +279,17 @@ impl Channel for Webhook {
     fn preview(&self, payload: &WebhookRequest) -> RequestPreview {
         RequestPreview {
             method: payload.method.to_string(),
-            target: redact_url(payload.url.expose()),
+            target: redact_url(payload.url.expose().as_str()),
             headers: payload
                 .headers
                 .iter()
-                .map(|h| {
-                    let v = if h.sensitive {
+                .map(|(name, value)| {
+                    let shown = if value.is_sensitive() {
                         "<redacted>".to_string()
                     } else {
-                        h.value.expose().to_string()
+                        value.to_str().unwrap_or("<binary>").to_string()
                     };
-                    (h.name.clone(), v)
+                    (name.to_string(), shown)
                 })
                 .collect(),
             body: String::from_utf8_lossy(&payload.body).into_owned(),

@@ -42,7 +42,7 @@ pub(crate) fn body(
                 .map(String::into_bytes)
                 .map_err(|e| e.to_string());
         }
-        BodyFormat::Envelope => serde_json::to_value(event).map_err(|e| e.to_string())?,
+        BodyFormat::Envelope => return serde_json::to_vec(event).map_err(|e| e.to_string()),
         BodyFormat::Generic { default_source } => generic(event, default_source),
         BodyFormat::SubjectMessage => subject_message(event),
     };

@@ -15,12 +15,10 @@ const EXCERPT_BYTES: usize = 512;
 /// 429 is retried no sooner than its `Retry-After`; other 4xx (410 included)
 /// are permanent.
 pub(crate) async fn send(client: &reqwest::Client, req: &WebhookRequest) -> Outcome {
-    let mut builder = client
-        .request(req.method.clone(), req.url.expose())
+    let builder = client
+        .request(req.method.clone(), req.url.expose().clone())
+        .headers(req.headers.clone())
         .body(req.body.clone());
-    for h in &req.headers {
-        builder = builder.header(h.name.as_str(), h.value.expose());
-    }
     let mut response = match builder.send().await {
         Ok(r) => r,
         Err(e) => {

@@ -85,7 +85,7 @@ impl Worker {
         ensure_dlq_stream(&js, &config.dlq).await?;
         let kv = ensure_receipts_bucket(&js, &config.receipts).await?;
         let shared = Arc::new(Shared {
-            receipts: Receipts::new(kv),
+            receipts: Receipts::new(kv, client.clone(), &config.receipts.bucket),
             dlq: DeadLetters::new(
                 js.clone(),
                 config.dlq.subject_prefix.clone(),
