@@ -13,6 +13,7 @@ use anyhow::{Context as _, anyhow, bail};
 use async_nats::jetstream::{self, context::PublishErrorKind};
 use chrono::{DateTime, SecondsFormat, Utc};
 use herald_core::config::NatsConfig;
+use herald_core::envelope::json_kind;
 use herald_core::routing::SubjectPattern;
 use serde_json::{Map, Value};
 
@@ -122,7 +123,7 @@ pub(crate) fn build_event(
     let mut doc = match base {
         None => Map::new(),
         Some(Value::Object(m)) => m,
-        Some(other) => bail!("the event must be a JSON object, not {}", kind(&other)),
+        Some(other) => bail!("the event must be a JSON object, not {}", json_kind(&other)),
     };
     for s in sets {
         s.apply(&mut doc)?;
@@ -135,7 +136,10 @@ pub(crate) fn build_event(
             doc.insert("id".into(), Value::String(new_id()));
         }
         Some(Value::String(_) | Value::Number(_)) => {}
-        Some(other) => bail!("`id` must be a string or a number, not {}", kind(other)),
+        Some(other) => bail!(
+            "`id` must be a string or a number, not {}",
+            json_kind(other)
+        ),
     }
     if matches!(doc.get("time"), None | Some(Value::Null)) {
         doc.insert(
@@ -144,17 +148,6 @@ pub(crate) fn build_event(
         );
     }
     Ok(doc)
-}
-
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 /// The event id as text (it is a string or a number once built).

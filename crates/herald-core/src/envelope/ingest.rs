@@ -139,7 +139,8 @@ pub(super) fn parse_object(payload: &[u8]) -> Result<Map<String, Value>, IngestE
     }
 }
 
-fn json_kind(v: &Value) -> &'static str {
+/// Names the kind of a JSON value for error messages: `a string`, `an array`, ...
+pub fn json_kind(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

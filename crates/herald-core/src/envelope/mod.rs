@@ -11,6 +11,6 @@ mod model;
 mod schema;
 
 pub use derive::{derive_severity, derive_title, humanize};
-pub use ingest::{IngestError, IngestErrorKind, IngestLimits, RawEvent, ingest};
+pub use ingest::{IngestError, IngestErrorKind, IngestLimits, RawEvent, ingest, json_kind};
 pub use model::{Envelope, EventField, Link, Severity};
 pub use schema::envelope_schema;
