@@ -132,7 +132,7 @@ impl NatsServer {
             .append(true)
             .open(self.log_path())
             .context("opening the nats-server log")?;
-        let child = Command::new("nats-server")
+        let child = Command::new(server_binary())
             .args(["-js", "-a", "127.0.0.1", "-p"])
             .arg(self.port.to_string())
             .arg("-sd")
@@ -202,6 +202,17 @@ async fn jetstream_answers(url: &str) -> bool {
     };
     let _ = client.drain().await;
     ok
+}
+
+/// `nats-server` from `PATH`, else Debian's `/usr/sbin/nats-server` (`/usr/sbin`
+/// is not on every user's `PATH`).
+fn server_binary() -> std::path::PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin", "/usr/local/sbin"].map(std::path::PathBuf::from))
+        .map(|dir| dir.join("nats-server"))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| "nats-server".into())
 }
 
 const MISSING: &str = "nats-server is not on PATH: install it with `apt-get install nats-server` (tests need a real server)";
