@@ -267,18 +267,8 @@ impl Destination {
         let parsed =
             serde_path_to_error::deserialize(serde_json::Value::Object(map)).map_err(|e| {
                 let path = e.path().to_string();
-                let first = path.split(['.', '[']).next().unwrap_or_default();
-                let location = self
-                    .settings
-                    .iter()
-                    .find(|(k, _)| k == first)
-                    .map_or(self.location, |(_, v)| v.referenced);
-                let field = if path == "." || path.is_empty() {
-                    self.path()
-                } else {
-                    format!("{}.{path}", self.path())
-                };
-                ConfigError::at(file, location, field, e.into_inner().to_string())
+                let path = if path == "." { "" } else { path.as_str() };
+                self.error_at(file, path, e.into_inner().to_string())
             });
         match parsed {
             Ok(settings) if errors.is_empty() => Ok(settings),
@@ -288,6 +278,19 @@ impl Destination {
                 Err(errors)
             }
         }
+    }
+
+    /// An error about `field` (a path inside this destination, such as
+    /// `signing.secret`; empty for the whole destination), positioned at the line
+    /// of its top-level key.
+    pub fn error_at(&self, file: &str, field: &str, message: impl Into<String>) -> ConfigError {
+        let first = field.split(['.', '[']).next().unwrap_or_default();
+        let path = if field.is_empty() {
+            self.path()
+        } else {
+            format!("{}.{field}", self.path())
+        };
+        ConfigError::at(file, self.location_of(first), path, message)
     }
 
     /// The position of a channel key, or of the destination when the key is absent.

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use crate::channel::Channel;
-use crate::config::{ConfigError, ConfigErrors, Destination, FleetConfig, RateLimitConfig};
+use crate::config::{ConfigErrors, Destination, FleetConfig, RateLimitConfig};
 use crate::retry::RetryPolicy;
 
 /// A destination of channel `C`, checked and built.
@@ -37,10 +37,9 @@ pub fn prepare<C: Channel>(
     for d in config.destinations_for(C::NAME) {
         let timeout = d.timeout.map_or(defaults.timeout, |t| t.0);
         if timeout >= config.worker.ack_wait.0 {
-            errors.push(ConfigError::at(
+            errors.push(d.error_at(
                 file,
-                d.location,
-                format!("{}.timeout", d.path()),
+                "timeout",
                 format!(
                     "the timeout ({}) must be shorter than `worker.ack_wait` ({})",
                     humantime::format_duration(timeout),
@@ -65,20 +64,7 @@ pub fn prepare<C: Channel>(
                 concurrency: d.concurrency.unwrap_or(config.worker.concurrency),
                 retry: RetryPolicy::new(&d.retry),
             }),
-            Err(e) => {
-                let first = e.field.split(['.', '[']).next().unwrap_or_default();
-                let field = if e.field.is_empty() {
-                    d.path()
-                } else {
-                    format!("{}.{}", d.path(), e.field)
-                };
-                errors.push(ConfigError::at(
-                    file,
-                    d.location_of(first),
-                    field,
-                    e.message,
-                ));
-            }
+            Err(e) => errors.push(d.error_at(file, &e.field, e.message)),
         }
     }
     if errors.is_empty() {
