@@ -9,7 +9,6 @@ use chrono::{DateTime, Utc};
 use herald_core::channel::{RenderError, RequestPreview};
 use herald_core::config::{ConfigError, ConfigErrors, FleetConfig};
 use herald_core::envelope::{IngestLimits, RawEvent, ingest};
-use herald_core::receipts::idempotency_key;
 use herald_core::worker::prepare;
 use herald_core::{Channel, DeliveryContext, Envelope};
 use serde_json::Value;
@@ -72,12 +71,7 @@ impl ChannelTask for RenderOne<'_> {
                 .into(),
             ));
         };
-        let ctx = DeliveryContext {
-            destination: self.destination.to_string(),
-            idempotency_key: idempotency_key(self.destination, &self.event.id),
-            attempt: 1,
-            now: self.now,
-        };
+        let ctx = DeliveryContext::one_off(self.destination, &self.event.id, self.now);
         let payload = p
             .channel
             .render(self.event, &ctx)

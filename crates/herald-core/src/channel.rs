@@ -14,6 +14,7 @@ use serde::de::DeserializeOwned;
 
 use crate::config::{Destination, RateLimitConfig};
 use crate::envelope::Envelope;
+use crate::memory::Memory;
 use crate::outcome::Outcome;
 
 /// Everything about one delivery attempt that is not the event itself.
@@ -29,6 +30,23 @@ pub struct DeliveryContext {
     pub attempt: u32,
     /// The time of this attempt.
     pub now: DateTime<Utc>,
+    /// Notes kept across events of this destination (thread handles, issue keys),
+    /// for [`Channel::send`]; see [`crate::memory`].
+    pub memory: Memory,
+}
+
+impl DeliveryContext {
+    /// A context for a one-off delivery outside a worker (`herald render`,
+    /// `herald send`, channel tests): first attempt, notes kept in this process.
+    pub fn one_off(destination: &str, event_id: &str, now: DateTime<Utc>) -> Self {
+        Self {
+            destination: destination.to_owned(),
+            idempotency_key: crate::receipts::idempotency_key(destination, event_id),
+            attempt: 1,
+            now,
+            memory: Memory::local().scoped(destination),
+        }
+    }
 }
 
 /// The request a channel would send, for `herald render`. Secrets are redacted.
@@ -94,6 +112,11 @@ pub trait Channel: Sized + Send + Sync + 'static {
     /// One line naming the environment variables [`Channel::env_destination`]
     /// reads (`" (or WEBHOOK_URL)"`), shown when no configuration is found.
     const ENV_HINT: &'static str = "";
+
+    /// What `herald test` must tell the operator before it sends a test event,
+    /// when the test has effects beyond a message (`"creates a real Jira issue"`).
+    /// Empty when a test message is harmless.
+    const TEST_NOTICE: &'static str = "";
 
     /// A single destination described by environment variables alone (the
     /// `SLACK_WEBHOOK_URL=... herald-slack` style), as a configuration mapping with

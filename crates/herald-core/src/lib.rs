@@ -11,11 +11,13 @@
 //! - [`config`]: the fleet configuration file, secrets, durations.
 //! - [`routing`]: NATS subject patterns.
 //! - [`channel`]: the [`Channel`] trait and what it is given.
-//! - [`outcome`]: classified delivery results and HTTP helpers.
+//! - [`outcome`]: classified delivery results.
+//! - [`http`]: the HTTP client, exchange and default verdict HTTP channels share.
 //! - [`template`]: MiniJinja payload templates with dsops-style placeholders.
 //! - [`retry`]: the retry schedule, jitter and `Retry-After`.
 //! - [`ratelimit`]: per-destination token bucket and throttling pause.
 //! - [`receipts`]: idempotency receipts in a key-value bucket.
+//! - [`memory`]: notes a channel keeps across events (thread handles, issue keys).
 //! - [`dlq`]: dead letters.
 //! - [`jetstream`]: connecting and provisioning streams and consumers.
 //! - [`worker`]: the runtime that ties it together.
@@ -27,7 +29,9 @@ pub mod channel;
 pub mod config;
 pub mod dlq;
 pub mod envelope;
+pub mod http;
 pub mod jetstream;
+pub mod memory;
 pub mod outcome;
 pub mod ratelimit;
 pub mod receipts;

@@ -13,6 +13,10 @@ pub enum Outcome {
         handle: Option<String>,
         /// The HTTP (or SMTP) status.
         status: Option<u16>,
+        /// Send nothing more to this destination for this long: the provider said
+        /// its budget is spent (Discord's `X-RateLimit-Remaining: 0` with
+        /// `X-RateLimit-Reset-After`).
+        hold: Option<Duration>,
     },
     /// A transient failure: try again later.
     Retry(Failure),
@@ -33,6 +37,21 @@ pub struct Failure {
     pub retry_after: Option<Duration>,
     /// True when the provider throttled us (429): every send to the destination pauses.
     pub throttled: bool,
+    /// True when the destination itself is broken (revoked token, deleted
+    /// channel or webhook): every event will fail the same way until someone fixes
+    /// the configuration. Logged at error level and counted apart.
+    pub broken: bool,
+}
+
+impl Outcome {
+    /// Accepted, with this status and no handle.
+    pub fn delivered(status: Option<u16>) -> Self {
+        Outcome::Delivered {
+            handle: None,
+            status,
+            hold: None,
+        }
+    }
 }
 
 impl Failure {
@@ -42,6 +61,35 @@ impl Failure {
             reason: reason.into(),
             ..Self::default()
         }
+    }
+
+    /// Adds the provider's status.
+    #[must_use]
+    pub fn with_status(mut self, status: u16) -> Self {
+        self.status = Some(status);
+        self
+    }
+
+    /// Adds the start of the provider's answer.
+    #[must_use]
+    pub fn with_excerpt(mut self, excerpt: impl Into<String>) -> Self {
+        self.excerpt = Some(excerpt.into());
+        self
+    }
+
+    /// Marks the provider's answer as throttling, with its requested wait.
+    #[must_use]
+    pub fn throttled(mut self, retry_after: Option<Duration>) -> Self {
+        self.throttled = true;
+        self.retry_after = retry_after;
+        self
+    }
+
+    /// Marks the destination as broken (see [`Failure::broken`]).
+    #[must_use]
+    pub fn broken(mut self) -> Self {
+        self.broken = true;
+        self
     }
 }
 

@@ -215,13 +215,7 @@ impl Channel for Webhook {
                 })
             }
         };
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout.min(Duration::from_secs(5)))
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("herald-webhook/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| BuildError::new("", format!("cannot build the HTTP client: {e}")))?;
+        let client = herald_core::http::client(Self::NAME, timeout)?;
         let method = match settings.method {
             Method::Post => reqwest::Method::POST,
             Method::Put => reqwest::Method::PUT,

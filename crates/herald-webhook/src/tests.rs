@@ -21,6 +21,7 @@ fn ctx() -> DeliveryContext {
         now: chrono::DateTime::parse_from_rfc3339("2025-12-09T14:30:00Z")
             .unwrap()
             .into(),
+        memory: herald_core::memory::Memory::local(),
     }
 }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 use async_nats::jetstream::{AckKind, Message};
 use chrono::Utc;
 use tokio::sync::OwnedSemaphorePermit;
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 
 use super::runtime::DestinationRuntime;
 use super::stats::Count;
@@ -75,11 +75,16 @@ pub(super) async fn deliver<C: Channel>(
             return;
         }
     }
+    let _turn = match &event.correlation {
+        Some(c) => Some(rt.turns.acquire(c).await),
+        None => None,
+    };
     let ctx = DeliveryContext {
         destination: rt.name.clone(),
         idempotency_key: idempotency_key(&rt.name, &event.id),
         attempt,
         now: Utc::now(),
+        memory: rt.memory.clone(),
     };
     let payload = match rt.channel.render(&event, &ctx) {
         Ok(p) => p,
@@ -94,7 +99,15 @@ pub(super) async fn deliver<C: Channel>(
         .await
         .unwrap_or_else(|_| Outcome::Retry(Failure::new("the send did not finish in time")));
     match outcome {
-        Outcome::Delivered { handle, status } => {
+        Outcome::Delivered {
+            handle,
+            status,
+            hold,
+        } => {
+            if let Some(hold) = hold {
+                debug!(destination = %rt.name, hold_ms = u64::try_from(hold.as_millis()).unwrap_or(u64::MAX), "The provider's budget is spent; holding sends.");
+                rt.gate.pause_for(hold);
+            }
             let receipt = Receipt {
                 delivered_at: ctx.now,
                 handle,
@@ -108,6 +121,7 @@ pub(super) async fn deliver<C: Channel>(
             ack(&msg, AckKind::Ack).await;
         }
         Outcome::Retry(failure) => {
+            report_broken(&rt, &failure);
             if failure.throttled {
                 rt.stats.bump(Count::Throttled);
                 rt.gate
@@ -134,9 +148,22 @@ pub(super) async fn deliver<C: Channel>(
             }
         }
         Outcome::Permanent(failure) => {
+            report_broken(&rt, &failure);
             let letter = letter(DeadLetterReason::Permanent, &failure, attempt);
             dead_letter(&rt, &msg, &letter).await;
         }
+    }
+}
+
+/// Says loudly that the destination itself needs fixing.
+fn report_broken<C: Channel>(rt: &DestinationRuntime<C>, failure: &Failure) {
+    if failure.broken {
+        error!(
+            destination = %rt.name, channel = C::NAME, status = failure.status,
+            reason = %failure.reason,
+            "The destination is broken: every event will fail until its configuration is fixed."
+        );
+        rt.stats.broken(&failure.reason);
     }
 }
 

@@ -10,6 +10,7 @@
 mod deliver;
 mod prepare;
 mod runtime;
+mod serial;
 mod stats;
 
 pub use prepare::{Prepared, prepare};
@@ -33,9 +34,11 @@ use crate::jetstream::{
     ConsumerSettings, SetupError, connect, consumer_name, ensure_consumer, ensure_dlq_stream,
     ensure_event_stream, ensure_receipts_bucket,
 };
+use crate::memory::Memory;
 use crate::ratelimit::Gate;
 use crate::receipts::Receipts;
 use runtime::{DestinationRuntime, Shared, pull_loop};
+use serial::Turns;
 
 /// Why a worker could not start.
 #[derive(Debug, thiserror::Error)]
@@ -85,6 +88,7 @@ impl Worker {
         ensure_dlq_stream(&js, &config.dlq).await?;
         let kv = ensure_receipts_bucket(&js, &config.receipts).await?;
         let shared = Arc::new(Shared {
+            memory: Memory::kv(kv.clone()),
             receipts: Receipts::new(kv, client.clone(), &config.receipts.bucket),
             dlq: DeadLetters::new(
                 js.clone(),
@@ -113,6 +117,8 @@ impl Worker {
                 gate: Gate::new(p.rate_limit),
                 slots: Arc::new(Semaphore::new(concurrency)),
                 stats: Arc::new(DestinationStats::default()),
+                memory: shared.memory.scoped(&name),
+                turns: Turns::default(),
                 shared: shared.clone(),
             });
             stats.insert(name.clone(), rt.stats.clone());

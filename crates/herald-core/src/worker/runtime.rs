@@ -18,11 +18,13 @@ use tokio_util::task::TaskTracker;
 use tracing::{Instrument as _, debug, warn};
 
 use super::deliver::{ack, deliver};
+use super::serial::Turns;
 use super::stats::DestinationStats;
 use crate::channel::Channel;
 use crate::config::When;
 use crate::dlq::DeadLetters;
 use crate::envelope::IngestLimits;
+use crate::memory::Memory;
 use crate::ratelimit::Gate;
 use crate::receipts::Receipts;
 use crate::retry::RetryPolicy;
@@ -31,6 +33,7 @@ use crate::retry::RetryPolicy;
 #[derive(Debug)]
 pub(super) struct Shared {
     pub(super) receipts: Receipts,
+    pub(super) memory: Memory,
     pub(super) dlq: DeadLetters,
     pub(super) limits: IngestLimits,
     pub(super) tracker: TaskTracker,
@@ -51,6 +54,10 @@ pub(super) struct DestinationRuntime<C> {
     pub(super) slots: Arc<Semaphore>,
     pub(super) stats: Arc<DestinationStats>,
     pub(super) shared: Arc<Shared>,
+    /// This destination's notes.
+    pub(super) memory: Memory,
+    /// Turns of events sharing a correlation.
+    pub(super) turns: Turns,
 }
 
 impl<C: Channel> DestinationRuntime<C> {

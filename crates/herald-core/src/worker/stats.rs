@@ -1,5 +1,6 @@
 //! Counters per destination, read by tests, the demo and (later) metrics.
 
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Live counters of one destination.
@@ -11,6 +12,8 @@ pub struct DestinationStats {
     filtered: AtomicU64,
     duplicates: AtomicU64,
     throttled: AtomicU64,
+    broken: AtomicU64,
+    broken_reason: Mutex<Option<String>>,
 }
 
 /// A copy of the counters at one moment.
@@ -28,6 +31,8 @@ pub struct StatsSnapshot {
     pub duplicates: u64,
     /// Throttling answers (429) received.
     pub throttled: u64,
+    /// Failures that said the destination itself is broken.
+    pub broken: u64,
 }
 
 /// Which counter to bump.
@@ -63,6 +68,20 @@ impl DestinationStats {
             filtered: self.filtered.load(Ordering::Relaxed),
             duplicates: self.duplicates.load(Ordering::Relaxed),
             throttled: self.throttled.load(Ordering::Relaxed),
+            broken: self.broken.load(Ordering::Relaxed),
         }
+    }
+
+    /// Records that the destination reported itself broken, and why.
+    pub(crate) fn broken(&self, reason: &str) {
+        self.broken.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut r) = self.broken_reason.lock() {
+            *r = Some(reason.to_owned());
+        }
+    }
+
+    /// Why the destination last reported itself broken, if it ever did.
+    pub fn broken_reason(&self) -> Option<String> {
+        self.broken_reason.lock().ok().and_then(|r| r.clone())
     }
 }
