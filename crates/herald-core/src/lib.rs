@@ -13,6 +13,9 @@
 //! - [`channel`]: the [`Channel`] trait and what it is given.
 //! - [`outcome`]: classified delivery results.
 //! - [`http`]: the HTTP client, exchange and default verdict HTTP channels share.
+//! - [`present`]: the shared reading of an event for display (headline, facts,
+//!   colours, mentions).
+//! - [`text`]: truncation to provider limits and escaping for HTML and Markdown.
 //! - [`template`]: MiniJinja payload templates with dsops-style placeholders.
 //! - [`retry`]: the retry schedule, jitter and `Retry-After`.
 //! - [`ratelimit`]: per-destination token bucket and throttling pause.
@@ -33,12 +36,14 @@ pub mod http;
 pub mod jetstream;
 pub mod memory;
 pub mod outcome;
+pub mod present;
 pub mod ratelimit;
 pub mod receipts;
 pub mod retry;
 pub mod routing;
 pub mod telemetry;
 pub mod template;
+pub mod text;
 pub mod worker;
 
 pub use channel::{Channel, DeliveryContext};

@@ -1,0 +1,1 @@
+//! End-to-end tests of the discord worker (being written).
