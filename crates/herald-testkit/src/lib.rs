@@ -21,6 +21,9 @@
 //! - [`events`]: publishing events with `Nats-Msg-Id` and awaiting the PubAck;
 //!   [`wait_for_consumer`], the readiness check for a worker process.
 //! - [`dlq`]: reading [`DeadLetter`]s back from `HERALD_DLQ`.
+//! - [`seeds`]: the seed events in `tests/fixtures/events/` ([`seed_events`],
+//!   [`seed_event`]): realistic dsops, Headwind, CertifyClouds and MazeVault
+//!   events plus a hostile one, the input of every channel's golden-file tests.
 //! - [`yaml`]: JSON values as block YAML.
 
 pub mod binaries;
@@ -29,6 +32,7 @@ pub mod events;
 pub mod fleet;
 pub mod nats;
 pub mod receiver;
+pub mod seeds;
 pub mod wait;
 pub mod worker;
 pub mod yaml;
@@ -42,5 +46,6 @@ pub use events::{
 pub use fleet::{ConfigFile, fleet, webhook, write_fleet_config};
 pub use nats::{NatsServer, free_port};
 pub use receiver::{Receiver, Recorded, Reply, Responder};
+pub use seeds::{SEED_DIR, SeedEvent, load_seed_events, seed_event, seed_events};
 pub use wait::{wait_for_some, wait_until};
 pub use worker::{Finished, WorkerCommand, WorkerProcess};
