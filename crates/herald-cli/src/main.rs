@@ -9,6 +9,7 @@ mod check;
 mod demo;
 mod publish;
 mod render;
+mod send_test;
 
 use std::process::ExitCode;
 
@@ -32,6 +33,8 @@ enum Command {
     Render(render::Args),
     /// Check a fleet configuration: parse it, resolve secrets, build every destination.
     Check(check::Args),
+    /// Send one test notification to a destination now, straight to its provider.
+    Test(send_test::Args),
     /// Run a self-contained demo: nats-server, a signed-webhook receiver and a worker.
     Demo(demo::Args),
 }
@@ -54,6 +57,7 @@ fn main() -> ExitCode {
             Command::Publish(args) => publish::run(args).await,
             Command::Render(args) => render::run(&args),
             Command::Check(args) => Ok(check::run(&args)),
+            Command::Test(args) => send_test::run(&args).await,
             Command::Demo(args) => demo::run(args).await,
         }
     });

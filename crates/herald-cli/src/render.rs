@@ -115,6 +115,31 @@ pub(crate) fn format_preview(p: &RequestPreview) -> String {
     out
 }
 
+/// The destination called `name`, or `None` after saying which exist.
+pub(crate) fn find_destination<'a>(
+    config: &'a FleetConfig,
+    name: &str,
+    file: &str,
+) -> Option<&'a herald_core::config::Destination> {
+    let found = config
+        .destinations
+        .iter()
+        .map(|d| &d.value)
+        .find(|d| d.name() == name);
+    if found.is_none() {
+        let names: Vec<&str> = config.destinations.iter().map(|d| d.value.name()).collect();
+        if names.is_empty() {
+            eprintln!("herald: no destination `{name}`: {file} has no destinations");
+        } else {
+            eprintln!(
+                "herald: no destination `{name}` in {file}; its destinations are: {}",
+                names.join(", ")
+            );
+        }
+    }
+    found
+}
+
 /// Runs `herald render`.
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let file = args.config.display().to_string();
@@ -125,25 +150,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::FAILURE);
         }
     };
-    let Some(destination) = config
-        .destinations
-        .iter()
-        .map(|d| &d.value)
-        .find(|d| d.name() == args.destination)
-    else {
-        let names: Vec<&str> = config.destinations.iter().map(|d| d.value.name()).collect();
-        if names.is_empty() {
-            eprintln!(
-                "herald: no destination `{}`: {file} has no destinations",
-                args.destination
-            );
-        } else {
-            eprintln!(
-                "herald: no destination `{}` in {file}; its destinations are: {}",
-                args.destination,
-                names.join(", ")
-            );
-        }
+    let Some(destination) = find_destination(&config, &args.destination, &file) else {
         return Ok(ExitCode::FAILURE);
     };
 

@@ -336,3 +336,56 @@ async fn publish_stores_the_event_once_with_trace_context() {
         "{stderr}"
     );
 }
+
+/// A fleet file with one webhook destination pointing at `url`.
+fn webhook_fleet(dir: &Path, url: &str) -> PathBuf {
+    write(
+        dir,
+        "fleet.yaml",
+        &format!(
+            "destinations:\n  - name: ops-hook\n    channel: webhook\n    events: [\"rotation.>\"]\n    url: \"{url}\"\n    signing:\n      scheme: hmac-sha256\n      secret: \"test-secret-value\"\n"
+        ),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn test_sends_one_notification_and_reports_the_answer() {
+    let receiver = herald_testkit::Receiver::start().await.expect("receiver");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = webhook_fleet(dir.path(), &receiver.url());
+    let config = config.to_str().expect("utf-8 path");
+
+    let out = herald(
+        &["test", "--config", config, "ops-hook"],
+        Duration::from_secs(60),
+    )
+    .await;
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    assert!(stdout.contains("Delivered (status 200)"), "{stdout}");
+    let got = receiver.requests();
+    assert_eq!(got.len(), 1, "exactly one request");
+    let body = got[0].json().expect("JSON body");
+    assert_eq!(body["type"], "herald.test", "{body}");
+    assert!(got[0].header("x-herald-signature").is_some());
+    assert!(!format!("{stdout}{}", text(&out.stderr)).contains("test-secret-value"));
+
+    receiver.push(herald_testkit::Reply::status(410).body("gone for good"));
+    let out = herald(
+        &["test", "--config", config, "ops-hook"],
+        Duration::from_secs(60),
+    )
+    .await;
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("gone for good"), "{stderr}");
+    assert!(stderr.contains("410"), "{stderr}");
+
+    let out = herald(
+        &["test", "--config", config, "nope"],
+        Duration::from_secs(60),
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("its destinations are: ops-hook"));
+}
