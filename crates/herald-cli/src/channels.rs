@@ -2,10 +2,24 @@
 //! arm to [`with_channel`] and one name to [`KNOWN`].
 
 use herald_core::Channel;
+use herald_discord::Discord;
+use herald_jira::Jira;
+use herald_opsgenie::Opsgenie;
+use herald_pagerduty::PagerDuty;
+use herald_slack::Slack;
+use herald_teams::Teams;
 use herald_webhook::Webhook;
 
 /// Names of the channels this build understands, as written in `channel:`.
-pub(crate) const KNOWN: &[&str] = &[Webhook::NAME];
+pub(crate) const KNOWN: &[&str] = &[
+    Webhook::NAME,
+    Slack::NAME,
+    Discord::NAME,
+    Teams::NAME,
+    PagerDuty::NAME,
+    Opsgenie::NAME,
+    Jira::NAME,
+];
 
 /// Something to do with a channel type, chosen at run time by name.
 pub(crate) trait ChannelTask {
@@ -19,6 +33,12 @@ pub(crate) trait ChannelTask {
 pub(crate) fn with_channel<T: ChannelTask>(name: &str, task: T) -> Option<T::Output> {
     match name {
         n if n == Webhook::NAME => Some(task.run::<Webhook>()),
+        n if n == Slack::NAME => Some(task.run::<Slack>()),
+        n if n == Discord::NAME => Some(task.run::<Discord>()),
+        n if n == Teams::NAME => Some(task.run::<Teams>()),
+        n if n == PagerDuty::NAME => Some(task.run::<PagerDuty>()),
+        n if n == Opsgenie::NAME => Some(task.run::<Opsgenie>()),
+        n if n == Jira::NAME => Some(task.run::<Jira>()),
         _ => None,
     }
 }

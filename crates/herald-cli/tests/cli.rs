@@ -61,10 +61,24 @@ async fn demo_delivers_the_whole_rotation_lifecycle_signed() {
         "{stdout}"
     );
     assert!(
-        stdout.contains("8/8 requests arrived, 8/8 signatures verified"),
+        stdout.contains("10/10 requests arrived, 10/10 signatures verified"),
         "{stdout}"
     );
     assert!(!stdout.contains('✗'), "{stdout}");
+    // The chat and incident workers, against stand-ins that answer as the providers do.
+    for line in [
+        "6/6 chat and incident destinations delivered every event",
+        "chat.postMessage in thread",
+        "chat.update of",
+        "trigger → incident opened",
+        "resolve → incident resolved",
+        "create issue DEMO-1",
+        "comment on DEMO-1",
+        "transition DEMO-1",
+        "create alert P2",
+    ] {
+        assert!(stdout.contains(line), "`{line}` missing:\n{stdout}");
+    }
     let all = format!("{stdout}{stderr}");
     assert!(!all.contains("whsec_"), "a secret was printed:\n{all}");
 }

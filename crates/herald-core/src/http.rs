@@ -161,3 +161,40 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
     }
     out
 }
+
+/// A URL fit for logs and previews: scheme, host and port only. Path, query and
+/// credentials are hidden because webhook URLs carry their token there
+/// (`https://hooks.slack.com/…`, `https://x.logic.azure.com/…`).
+pub fn redact_url(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(u) => {
+            let host = u.host_str().unwrap_or_default();
+            let port = u.port().map(|p| format!(":{p}")).unwrap_or_default();
+            let rest = if u.path() == "/" && u.query().is_none() {
+                "/"
+            } else {
+                "/…"
+            };
+            format!("{}://{host}{port}{rest}", u.scheme())
+        }
+        Err(_) => "<redacted>".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_keep_only_scheme_host_and_port() {
+        assert_eq!(
+            redact_url("https://user:pw@hooks.slack.com/services/T0/B0/XXXX?x=1"),
+            "https://hooks.slack.com/…"
+        );
+        assert_eq!(
+            redact_url("http://127.0.0.1:8080/"),
+            "http://127.0.0.1:8080/"
+        );
+        assert_eq!(redact_url("not a url"), "<redacted>");
+    }
+}

@@ -291,23 +291,7 @@ impl Channel for Webhook {
     }
 }
 
-/// Keeps scheme, host and port; hides path, query and credentials, which often
-/// carry tokens (`https://hooks.example.com/…`).
-pub fn redact_url(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(u) => {
-            let host = u.host_str().unwrap_or_default();
-            let port = u.port().map(|p| format!(":{p}")).unwrap_or_default();
-            let rest = if u.path() == "/" && u.query().is_none() {
-                "/"
-            } else {
-                "/…"
-            };
-            format!("{}://{host}{port}{rest}", u.scheme())
-        }
-        Err(_) => "<redacted>".to_string(),
-    }
-}
+pub use herald_core::http::redact_url;
 
 #[cfg(test)]
 mod tests;

@@ -1,11 +1,14 @@
 //! `herald demo`: the whole path on one machine, with only `nats-server` installed.
 //!
 //! It starts a temporary `nats-server` with JetStream, a receiver that checks
-//! signatures itself, and the webhook worker in this process with two
-//! destinations; publishes a dsops-style rotation lifecycle; waits until every
-//! request arrived; prints what arrived; and stops everything.
+//! signatures itself, stand-ins for Slack, Teams, Discord, PagerDuty, Opsgenie and
+//! Jira that answer as those providers document, and one worker per channel in
+//! this process; publishes a dsops-style rotation lifecycle; waits until every
+//! destination settled every event; prints what arrived; and stops everything.
 
+mod chat;
 mod nats;
+mod providers;
 mod receiver;
 mod scenario;
 mod summary;
@@ -24,10 +27,27 @@ use herald_webhook::Webhook;
 use tokio::time::Instant;
 
 use crate::publish::{build_event, new_id, publish_event};
+use chat::{ChatWorkers, Settled};
 use nats::NatsServer;
+use providers::{Call, Providers};
 use receiver::{Arrival, Receiver};
 use scenario::{DESTINATIONS, Secrets};
 use summary::{Expected, Report};
+
+/// What the demo found.
+#[derive(Debug)]
+struct Findings {
+    /// The signed webhooks.
+    webhooks: Report,
+    /// The chat and incident destinations.
+    chat: Vec<Settled>,
+}
+
+impl Findings {
+    fn success(&self) -> bool {
+        self.webhooks.success() && !self.chat.is_empty() && self.chat.iter().all(Settled::ok)
+    }
+}
 
 /// How long every request has to arrive.
 const ARRIVAL_DEADLINE: Duration = Duration::from_secs(30);
@@ -62,7 +82,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let started = Instant::now();
     println!(
-        "Herald demo: dsops rotation events for postgres-prod, NATS JetStream to signed webhooks"
+        "Herald demo: dsops rotation events for postgres-prod, from NATS JetStream to signed webhooks, Slack, Teams, Discord, PagerDuty, Opsgenie and Jira"
     );
     println!();
     let (server, client) = NatsServer::start(&binary).await?;
@@ -74,22 +94,32 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let result = with_server(&args, &server, &client).await;
     let _ = client.drain().await;
     server.stop().await;
-    let report = result?;
+    let findings = result?;
     println!();
-    println!("{}", report.verdict(started.elapsed()));
-    Ok(if report.success() {
+    println!("{}", findings.webhooks.verdict(started.elapsed()));
+    let ok = findings.chat.iter().filter(|s| s.ok()).count();
+    println!(
+        "{} {ok}/{} chat and incident destinations delivered every event.",
+        if ok == findings.chat.len() {
+            "✓"
+        } else {
+            "✗"
+        },
+        findings.chat.len()
+    );
+    Ok(if findings.success() {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     })
 }
 
-/// Everything that needs the server: receiver, worker, events, summary.
+/// Everything that needs the server: receivers, workers, events, summary.
 async fn with_server(
     args: &Args,
     server: &NatsServer,
     client: &async_nats::Client,
-) -> anyhow::Result<Report> {
+) -> anyhow::Result<Findings> {
     let secrets = Secrets::generate();
     let receiver = Receiver::start(secrets.verifiers()).await?;
     println!(
@@ -115,12 +145,32 @@ async fn with_server(
         "  {:<20} dsops-hook: hmac-sha256 signature, dsops payload template",
         ""
     );
-    let outcome = exercise(client, &receiver, &worker).await;
+    let providers = Providers::start().await?;
+    let chat = match ChatWorkers::start(server.url(), &providers).await {
+        Ok(c) => c,
+        Err(e) => {
+            worker.shutdown().await;
+            receiver.stop().await;
+            providers.stop().await;
+            return Err(e);
+        }
+    };
+    println!(
+        "  {:<20} {} (answer as each provider documents)",
+        "stand-in providers",
+        providers.url("")
+    );
+    for d in chat.destinations() {
+        println!("  {:<20} {}", format!("{} worker", d.channel()), d.name());
+    }
+    let outcome = exercise(client, &receiver, &worker, &chat, &providers).await;
     if args.keep_running && outcome.is_ok() {
         keep_running(&receiver, server.url()).await;
     }
+    chat.shutdown().await;
     worker.shutdown().await;
     receiver.stop().await;
+    providers.stop().await;
     outcome
 }
 
@@ -130,7 +180,9 @@ async fn exercise(
     client: &async_nats::Client,
     receiver: &Receiver,
     worker: &Worker,
-) -> anyhow::Result<Report> {
+    chat: &ChatWorkers,
+    providers: &Providers,
+) -> anyhow::Result<Findings> {
     let js = jetstream::new(client.clone());
     let mut expected = Vec::new();
     for (subject, doc) in scenario::lifecycle(Utc::now()) {
@@ -155,7 +207,16 @@ async fn exercise(
     let stats = settled_stats(worker, expected.len()).await;
     let report = Report::new(&expected, &received, stats);
     print!("{}", report.render(std::io::stdout().is_terminal()));
-    Ok(report)
+
+    let settled = chat.settled(&subjects).await;
+    let calls: Vec<Call> = providers.calls().borrow().clone();
+    println!();
+    println!("Chat and incident channels (what each stand-in provider was asked):");
+    print!("{}", chat::transcript(&settled, &calls));
+    Ok(Findings {
+        webhooks: report,
+        chat: settled,
+    })
 }
 
 /// The worker's counters once every event has been settled (acked or

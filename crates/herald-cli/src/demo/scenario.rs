@@ -119,7 +119,8 @@ pub(crate) fn config_yaml(
 }
 
 /// The rotation lifecycle dsops would publish for `postgres-prod`: one run that
-/// completes, one that fails verification and is rolled back.
+/// completes, and one that fails verification, is rolled back, and completes when
+/// retried (which resolves its incident and its ticket).
 pub(crate) fn lifecycle(now: DateTime<Utc>) -> Vec<(&'static str, Value)> {
     let day = now.format("%Y-%m-%d");
     let version = now.format("%Y-%m-%d-%H%M").to_string();
@@ -199,6 +200,22 @@ pub(crate) fn lifecycle(now: DateTime<Utc>) -> Vec<(&'static str, Value)> {
                 }),
             ),
         ),
+        (
+            "rotation.completed",
+            with(
+                base(&run_failed),
+                json!({
+                    "duration_seconds": 51,
+                    "fields": {
+                        "Environment": "production",
+                        "Strategy": "two-key",
+                        "Duration": "51s",
+                        "New version": format!("{version}-retry"),
+                        "Initiated by": "operator (retry)",
+                    },
+                }),
+            ),
+        ),
     ]
 }
 
@@ -239,9 +256,11 @@ mod tests {
                 "rotation.started",
                 "rotation.completed",
                 "rotation.failed",
-                "rotation.rollback"
+                "rotation.rollback",
+                "rotation.completed"
             ]
         );
+        assert_eq!(events[4].1["correlation"], events[2].1["correlation"]);
         assert_eq!(events[2].1["error"], "Connection verification failed");
         assert_eq!(events[0].1["service"], "postgres-prod");
     }
