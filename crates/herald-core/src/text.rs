@@ -88,25 +88,54 @@ pub fn escape_html(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// Escapes text for Markdown (CommonMark and the dialects of Discord and Teams):
-/// a backslash before every character that could start emphasis, code, a link,
-/// a heading, a quote, a list, a table cell, a spoiler or an HTML tag.
+/// Escapes text for Markdown (CommonMark and Discord's dialect): a backslash
+/// before every character that could start emphasis, code, a link, a spoiler, a
+/// table cell or an HTML tag anywhere (`\ * _ ~ ` | [ ] < >`), and before the
+/// characters that only mean something at the start of a line (a heading `#`, a
+/// quote `>`, a list `-` `+` or `1.`, a setext rule `=`). So `postgres-prod`
+/// stays readable while `- item` and `# title` stay text.
 pub fn escape_markdown(s: &str) -> Cow<'_, str> {
-    const SPECIAL: &[char] = &[
-        '\\', '*', '_', '~', '`', '[', ']', '(', ')', '#', '>', '<', '|', '!', '-', '+', '.', '{',
-        '}', '=',
-    ];
-    if !s.contains(SPECIAL) {
+    const ANYWHERE: &[char] = &['\\', '*', '_', '~', '`', '|', '[', ']', '<', '>'];
+    const LINE_START: &[char] = &['#', '-', '+', '='];
+    let needs = s.contains(ANYWHERE)
+        || s.lines().any(|l| {
+            let t = l.trim_start();
+            t.starts_with(LINE_START) || ordered_marker(t).is_some()
+        });
+    if !needs {
         return Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len() + 16);
-    for c in s.chars() {
-        if SPECIAL.contains(&c) {
-            out.push('\\');
+    for (i, line) in s.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
         }
-        out.push(c);
+        let body = line.trim_start();
+        out.push_str(&line[..line.len() - body.len()]);
+        let mut rest = body;
+        if rest.starts_with(LINE_START) {
+            out.push('\\');
+        } else if let Some(digits) = ordered_marker(rest) {
+            // `1.` or `1)` starts an ordered list: escape the punctuation.
+            out.push_str(&rest[..digits]);
+            out.push('\\');
+            rest = &rest[digits..];
+        }
+        for c in rest.chars() {
+            if ANYWHERE.contains(&c) {
+                out.push('\\');
+            }
+            out.push(c);
+        }
     }
     Cow::Owned(out)
+}
+
+/// The length of the digits of an ordered-list marker (`12.` or `12)`) that
+/// starts `line`, if one does.
+fn ordered_marker(line: &str) -> Option<usize> {
+    let digits = line.bytes().take_while(u8::is_ascii_digit).count();
+    (digits > 0 && matches!(line.as_bytes().get(digits), Some(b'.' | b')'))).then_some(digits)
 }
 
 #[cfg(test)]
@@ -137,8 +166,14 @@ mod tests {
         );
         assert_eq!(
             escape_markdown("[x](https://evil.example) *b* `c`"),
-            "\\[x\\]\\(https://evil\\.example\\) \\*b\\* \\`c\\`"
+            "\\[x\\](https://evil.example) \\*b\\* \\`c\\`"
         );
         assert_eq!(escape_markdown("plain words"), "plain words");
+        assert_eq!(escape_markdown("postgres-prod v1.2"), "postgres-prod v1.2");
+        assert_eq!(
+            escape_markdown("# title\n - item\n12. step\n> quote ||spoiler||"),
+            "\\# title\n \\- item\n12\\. step\n\\> quote \\|\\|spoiler\\|\\|"
+        );
+        assert_eq!(escape_markdown("a\\b <@123>"), "a\\\\b \\<@123\\>");
     }
 }

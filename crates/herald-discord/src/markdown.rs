@@ -68,7 +68,7 @@ mod tests {
     fn event_text_is_escaped_and_cut_cleanly() {
         assert_eq!(
             fit("[x](https://e.example) *b*", 100),
-            "\\[x\\]\\(https://e\\.example\\) \\*b\\*"
+            "\\[x\\](https://e.example) \\*b\\*"
         );
         assert_eq!(fit("<@123> @everyone", 100), "\\<@123\\> @everyone");
         // `a\*…` not `a\…`: the cut drops the lone backslash.

@@ -49,7 +49,7 @@ fn native_embeds_carry_the_view_and_the_mentions() {
     );
     assert_eq!(b["username"], "Herald");
     let e = &b["embeds"][0];
-    assert_eq!(e["title"], "❌ \\[PROD\\] Rotation Failed: postgres\\-prod");
+    assert_eq!(e["title"], "❌ \\[PROD\\] Rotation Failed: postgres-prod");
     assert_eq!(e["color"], 0x00EF_4444);
     assert_eq!(
         e["fields"][0],
