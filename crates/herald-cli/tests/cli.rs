@@ -403,3 +403,48 @@ async fn test_sends_one_notification_and_reports_the_answer() {
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("its destinations are: ops-hook"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_example_configuration_is_valid_but_for_its_secret_files() {
+    let example = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../deploy/config/fleet.example.yaml"
+    );
+    let mut cmd = Command::new(HERALD);
+    cmd.args(["check", "--config", example])
+        .env_remove("NATS_URL")
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    for var in [
+        "MONITORING_WEBHOOK_SECRET",
+        "LEGACY_API_KEY",
+        "DEPLOY_AUDIT_SECRET",
+        "SLACK_BOT_TOKEN",
+        "TEAMS_WORKFLOW_URL",
+        "DISCORD_WEBHOOK_URL",
+        "PAGERDUTY_ROUTING_KEY",
+        "OPSGENIE_API_KEY",
+        "JIRA_EMAIL",
+    ] {
+        let value = match var {
+            "TEAMS_WORKFLOW_URL" => "https://example.logic.azure.com/workflows/1?sig=x",
+            "DISCORD_WEBHOOK_URL" => "https://discord.com/api/webhooks/1/token",
+            "MONITORING_WEBHOOK_SECRET" => "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            _ => "example-value",
+        };
+        cmd.env(var, value);
+    }
+    let out = tokio::time::timeout(Duration::from_secs(60), cmd.output())
+        .await
+        .expect("check finishes")
+        .expect("check runs");
+    let stderr = text(&out.stderr);
+    let problems: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(!problems.is_empty(), "the file secrets cannot exist here");
+    for p in &problems {
+        assert!(
+            p.contains("cannot read secret file `/run/secrets/"),
+            "an unexpected problem in the example configuration: {p}\n{stderr}"
+        );
+    }
+}
