@@ -3,6 +3,7 @@
 
 use herald_core::Channel;
 use herald_discord::Discord;
+use herald_email::Email;
 use herald_jira::Jira;
 use herald_opsgenie::Opsgenie;
 use herald_pagerduty::PagerDuty;
@@ -19,6 +20,7 @@ pub(crate) const KNOWN: &[&str] = &[
     PagerDuty::NAME,
     Opsgenie::NAME,
     Jira::NAME,
+    Email::NAME,
 ];
 
 /// Something to do with a channel type, chosen at run time by name.
@@ -39,6 +41,7 @@ pub(crate) fn with_channel<T: ChannelTask>(name: &str, task: T) -> Option<T::Out
         n if n == PagerDuty::NAME => Some(task.run::<PagerDuty>()),
         n if n == Opsgenie::NAME => Some(task.run::<Opsgenie>()),
         n if n == Jira::NAME => Some(task.run::<Jira>()),
+        n if n == Email::NAME => Some(task.run::<Email>()),
         _ => None,
     }
 }

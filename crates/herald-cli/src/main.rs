@@ -1,5 +1,6 @@
 //! `herald`: publish events, preview what a destination would receive, check a
-//! fleet configuration, and run a self-contained demo.
+//! fleet configuration, see the fleet's status, work the dead-letter queue, and
+//! run a self-contained demo.
 //!
 //! Each subcommand lives in its own module; this file only parses the command
 //! line and maps results to exit codes (0 success, 1 failure, 2 usage).
@@ -7,9 +8,12 @@
 mod channels;
 mod check;
 mod demo;
+mod dlq;
+mod ops;
 mod publish;
 mod render;
 mod send_test;
+mod status;
 
 use std::process::ExitCode;
 
@@ -35,6 +39,10 @@ enum Command {
     Check(check::Args),
     /// Send one test notification to a destination now, straight to its provider.
     Test(send_test::Args),
+    /// Per destination: backlog, dead letters, last success, last error, broken or not.
+    Status(status::Args),
+    /// Work the dead-letter queue: list, show, replay, purge.
+    Dlq(dlq::Args),
     /// Run a self-contained demo: nats-server, a signed-webhook receiver and a worker.
     Demo(demo::Args),
 }
@@ -58,6 +66,8 @@ fn main() -> ExitCode {
             Command::Render(args) => render::run(&args),
             Command::Check(args) => Ok(check::run(&args)),
             Command::Test(args) => send_test::run(&args).await,
+            Command::Status(args) => status::run(args).await,
+            Command::Dlq(args) => dlq::run(args).await,
             Command::Demo(args) => demo::run(args).await,
         }
     });

@@ -425,6 +425,9 @@ async fn the_example_configuration_is_valid_but_for_its_secret_files() {
         "PAGERDUTY_ROUTING_KEY",
         "OPSGENIE_API_KEY",
         "JIRA_EMAIL",
+        "SMTP_USERNAME",
+        "SMTP_PASSWORD",
+        "O365_CLIENT_SECRET",
     ] {
         let value = match var {
             "TEAMS_WORKFLOW_URL" => "https://example.logic.azure.com/workflows/1?sig=x",

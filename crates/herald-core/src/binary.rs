@@ -3,6 +3,9 @@
 //! ```text
 //! herald-<channel> [--config PATH] [--log-format text|json] [--check]
 //! ```
+//! Besides delivering, a worker serves `/metrics`, `/healthz` and `/readyz` on
+//! `worker.metrics_listen` (default `0.0.0.0:9464`; `HERALD_METRICS_LISTEN`
+//! overrides it) and logs the address it bound.
 //! The configuration comes from `--config` or `HERALD_CONFIG`. Without either,
 //! a channel may build a single destination from environment variables alone
 //! (see [`Channel::env_destination`]).
@@ -74,6 +77,15 @@ pub async fn worker_main<C: Channel>() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let env_problems = FleetConfig::env_problems(|k| std::env::var(k).ok());
+    if !env_problems.is_empty() {
+        eprintln!(
+            "herald-{}: invalid environment:\n{}",
+            C::NAME,
+            env_problems.join("\n")
+        );
+        return ExitCode::from(2);
+    }
     if args.check {
         return match prepare::<C>(&config, &file) {
             Ok(p) => {

@@ -176,7 +176,10 @@ impl DeadLetters {
             h.insert(headers::RESPONSE, header_safe(x, max).as_str());
         }
         h.insert(headers::ATTEMPTS, letter.attempts.to_string().as_str());
-        h.insert(headers::SUBJECT, msg.subject.as_str());
+        // A replayed event keeps the subject it was first published on.
+        let subject =
+            crate::replay::original_subject(msg.headers.as_ref()).unwrap_or(msg.subject.as_str());
+        h.insert(headers::SUBJECT, subject);
         h.insert(headers::STREAM_SEQ, seq.to_string().as_str());
         h.insert(headers::DESTINATION, destination);
         h.insert(headers::CHANNEL, channel);

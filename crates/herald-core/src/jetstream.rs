@@ -11,7 +11,9 @@ use async_nats::jetstream::{
     stream::{self, DiscardPolicy, RetentionPolicy, StorageType},
 };
 
-use crate::config::{DlqConfig, NatsConfig, ReceiptsConfig, StreamConfig};
+use crate::config::{
+    DlqConfig, NatsConfig, ReceiptsConfig, ReplayConfig, StatusConfig, StreamConfig,
+};
 use crate::routing::SubjectPattern;
 
 /// A failure talking to NATS while setting up.
@@ -134,26 +136,111 @@ pub async fn ensure_receipts_bucket(
     js: &jetstream::Context,
     cfg: &ReceiptsConfig,
 ) -> Result<jetstream::kv::Store, SetupError> {
-    let stream_name = format!("KV_{}", cfg.bucket);
+    ensure_bucket(js, &cfg.bucket, cfg.max_age.0, cfg.replicas).await
+}
+
+/// Opens the status records bucket, creating its stream first when missing.
+/// Records are kept until overwritten (no age limit).
+///
+/// # Errors
+/// [`SetupError::Provision`] when JetStream refuses.
+pub async fn ensure_status_bucket(
+    js: &jetstream::Context,
+    cfg: &StatusConfig,
+) -> Result<jetstream::kv::Store, SetupError> {
+    ensure_bucket(js, &cfg.bucket, Duration::ZERO, cfg.replicas).await
+}
+
+/// Creates a key-value bucket's stream by hand when missing (async-nats cannot
+/// create buckets on nats-server 2.9), then opens the bucket. A zero `max_age`
+/// keeps entries until they are overwritten.
+async fn ensure_bucket(
+    js: &jetstream::Context,
+    bucket: &str,
+    max_age: Duration,
+    replicas: usize,
+) -> Result<jetstream::kv::Store, SetupError> {
+    let stream_name = format!("KV_{bucket}");
+    let window = Duration::from_secs(120);
     js.get_or_create_stream(stream::Config {
         name: stream_name.clone(),
-        subjects: vec![format!("$KV.{}.>", cfg.bucket)],
+        subjects: vec![format!("$KV.{bucket}.>")],
         max_messages_per_subject: 1,
-        max_age: cfg.max_age.0,
+        max_age,
         allow_rollup: true,
         deny_delete: true,
         allow_direct: true,
         discard: DiscardPolicy::New,
         storage: StorageType::File,
-        num_replicas: cfg.replicas,
-        duplicate_window: Duration::from_secs(120).min(cfg.max_age.0),
+        num_replicas: replicas,
+        duplicate_window: if max_age.is_zero() {
+            window
+        } else {
+            window.min(max_age)
+        },
         ..Default::default()
     })
     .await
     .map_err(|e| provision(format!("stream {stream_name}"), e))?;
-    js.get_key_value(&cfg.bucket)
+    js.get_key_value(bucket)
         .await
-        .map_err(|e| provision(format!("bucket {}", cfg.bucket), e))
+        .map_err(|e| provision(format!("bucket {bucket}"), e))
+}
+
+/// Creates the replay stream (`<prefix>.>`) if it is missing.
+///
+/// # Errors
+/// [`SetupError::Provision`] when JetStream refuses.
+pub async fn ensure_replay_stream(
+    js: &jetstream::Context,
+    cfg: &ReplayConfig,
+) -> Result<stream::Stream, SetupError> {
+    js.get_or_create_stream(stream::Config {
+        name: cfg.stream.clone(),
+        subjects: vec![format!("{}.>", cfg.subject_prefix)],
+        retention: RetentionPolicy::Limits,
+        storage: StorageType::File,
+        max_age: cfg.max_age.0,
+        duplicate_window: Duration::from_secs(120),
+        num_replicas: cfg.replicas,
+        description: Some("Herald replays of dead letters, one subject per destination".into()),
+        ..Default::default()
+    })
+    .await
+    .map_err(|e| provision(format!("stream {}", cfg.stream), e))
+}
+
+/// The subject replays for `destination` are published on: `<prefix>.<destination>`.
+pub fn replay_subject(cfg: &ReplayConfig, destination: &str) -> String {
+    format!("{}.{destination}", cfg.subject_prefix)
+}
+
+/// The durable consumer of a destination's replays (on the replay stream):
+/// `herald_<channel>_<destination>_replay`.
+pub fn replay_consumer_name(channel: &str, destination: &str) -> String {
+    format!("herald_{channel}_{destination}_replay")
+}
+
+/// Gets or creates the durable consumer of a destination's replays. It starts
+/// with every replay still stored, so a replay published before the worker
+/// first ran is not missed (receipts keep a replay from being sent twice).
+///
+/// # Errors
+/// [`SetupError::Provision`] when JetStream refuses or changed the filter.
+pub async fn ensure_replay_consumer(
+    stream: &stream::Stream,
+    name: &str,
+    subject: &str,
+    settings: ConsumerSettings,
+) -> Result<consumer::Consumer<consumer::pull::Config>, SetupError> {
+    ensure_pull_consumer(
+        stream,
+        name,
+        subject,
+        consumer::DeliverPolicy::All,
+        settings,
+    )
+    .await
 }
 
 /// The durable consumer name for one destination and pattern:
@@ -185,14 +272,31 @@ pub async fn ensure_consumer(
     pattern: &SubjectPattern,
     settings: ConsumerSettings,
 ) -> Result<consumer::Consumer<consumer::pull::Config>, SetupError> {
+    ensure_pull_consumer(
+        stream,
+        name,
+        pattern.as_str(),
+        consumer::DeliverPolicy::New,
+        settings,
+    )
+    .await
+}
+
+async fn ensure_pull_consumer(
+    stream: &stream::Stream,
+    name: &str,
+    filter: &str,
+    deliver_policy: consumer::DeliverPolicy,
+    settings: ConsumerSettings,
+) -> Result<consumer::Consumer<consumer::pull::Config>, SetupError> {
     let config = consumer::pull::Config {
         durable_name: Some(name.to_string()),
-        filter_subject: pattern.as_str().to_string(),
+        filter_subject: filter.to_string(),
         ack_policy: consumer::AckPolicy::Explicit,
-        deliver_policy: consumer::DeliverPolicy::New,
+        deliver_policy,
         ack_wait: settings.ack_wait,
         max_ack_pending: settings.max_ack_pending,
-        description: Some(format!("Herald: {pattern}")),
+        description: Some(format!("Herald: {filter}")),
         ..Default::default()
     };
     let mut consumer = stream
@@ -203,11 +307,11 @@ pub async fn ensure_consumer(
         .info()
         .await
         .map_err(|e| provision(format!("consumer {name}"), e))?;
-    if info.config.filter_subject != pattern.as_str() {
+    if info.config.filter_subject != filter {
         return Err(provision(
             format!("consumer {name}"),
             format!(
-                "it filters `{}`, not `{pattern}`; delete it so it can be recreated",
+                "it filters `{}`, not `{filter}`; delete it so it can be recreated",
                 info.config.filter_subject
             ),
         ));

@@ -11,7 +11,9 @@
 //! - [`config`]: the fleet configuration file, secrets, durations.
 //! - [`routing`]: NATS subject patterns.
 //! - [`channel`]: the [`Channel`] trait and what it is given.
+//! - [`env`]: what environment-only destinations share (`HERALD_EVENTS`, lists, secrets by reference).
 //! - [`outcome`]: classified delivery results.
+//! - [`endpoint`]: a provider URL in destination settings, read the same way everywhere.
 //! - [`http`]: the HTTP client, exchange and default verdict HTTP channels share.
 //! - [`present`]: the shared reading of an event for display (headline, facts,
 //!   colours, mentions).
@@ -21,7 +23,11 @@
 //! - [`ratelimit`]: per-destination token bucket and throttling pause.
 //! - [`receipts`]: idempotency receipts in a key-value bucket.
 //! - [`memory`]: notes a channel keeps across events (thread handles, issue keys).
+//! - [`lifecycle`]: open/close notes that keep stale lifecycle events from undoing later ones.
 //! - [`dlq`]: dead letters.
+//! - [`replay`]: replaying dead letters to one destination.
+//! - [`status`]: per-destination status records (last success, last error, broken).
+//! - [`metrics`]: Prometheus metrics and the `/metrics`, `/healthz`, `/readyz` endpoints.
 //! - [`jetstream`]: connecting and provisioning streams and consumers.
 //! - [`worker`]: the runtime that ties it together.
 //! - [`binary`]: the shared `main` of every channel worker.
@@ -31,16 +37,22 @@ pub mod binary;
 pub mod channel;
 pub mod config;
 pub mod dlq;
+pub mod endpoint;
+pub mod env;
 pub mod envelope;
 pub mod http;
 pub mod jetstream;
+pub mod lifecycle;
 pub mod memory;
+pub mod metrics;
 pub mod outcome;
 pub mod present;
 pub mod ratelimit;
 pub mod receipts;
+pub mod replay;
 pub mod retry;
 pub mod routing;
+pub mod status;
 pub mod telemetry;
 pub mod template;
 pub mod text;

@@ -87,22 +87,10 @@ impl Channel for Discord {
         get: &dyn Fn(&str) -> Option<String>,
     ) -> Option<serde_json::Map<String, serde_json::Value>> {
         get("DISCORD_WEBHOOK_URL")?;
-        let mut d = Map::new();
-        d.insert("name".into(), "discord".into());
-        d.insert("channel".into(), "discord".into());
-        let events: Vec<String> = get("HERALD_EVENTS").map_or_else(
-            || {
-                herald_core::config::DEFAULT_SUBJECTS
-                    .iter()
-                    .map(|s| (*s).to_owned())
-                    .collect()
-            },
-            |v| split_list(&v),
-        );
-        d.insert("events".into(), events.into());
+        let mut d = herald_core::env::destination("discord", get);
         d.insert(
             "webhook_url".into(),
-            json!({"from": {"env": "DISCORD_WEBHOOK_URL"}}),
+            herald_core::env::from_env("DISCORD_WEBHOOK_URL"),
         );
         for (var, key) in [
             ("DISCORD_USERNAME", "username"),
@@ -114,7 +102,10 @@ impl Channel for Discord {
             }
         }
         if let Some(v) = get("DISCORD_MENTIONS_ON_FAILURE") {
-            d.insert("mentions".into(), json!({"on_failure": split_list(&v)}));
+            d.insert(
+                "mentions".into(),
+                json!({"on_failure": herald_core::env::list(&v)}),
+            );
         }
         Some(d)
     }
@@ -226,13 +217,6 @@ fn check_username(name: &str) -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-fn split_list(v: &str) -> Vec<String> {
-    v.split(',')
-        .map(|s| s.trim().to_owned())
-        .filter(|s| !s.is_empty())
-        .collect()
 }
 
 #[cfg(test)]

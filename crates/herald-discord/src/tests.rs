@@ -1,19 +1,10 @@
 use std::time::Duration;
 
 use super::*;
-use herald_core::config::FleetConfig;
-use herald_core::envelope::{IngestLimits, RawEvent, ingest};
-use herald_core::worker::prepare;
-use herald_testkit::{Receiver, Reply};
+use herald_testkit::{Receiver, Reply, envelope, example_settings, try_destination};
 
 fn build(yaml_tail: &str) -> Result<Discord, String> {
-    let yaml = format!(
-        "destinations:\n  - name: ops\n    channel: discord\n    events: [\"rotation.>\"]\n{yaml_tail}"
-    );
-    let config = FleetConfig::from_yaml(&yaml, "f.yaml").map_err(|e| e.to_string())?;
-    prepare::<Discord>(&config, "f.yaml")
-        .map(|mut v| v.remove(0).channel)
-        .map_err(|e| e.to_string())
+    try_destination("ops", yaml_tail)
 }
 
 fn ctx() -> DeliveryContext {
@@ -21,18 +12,13 @@ fn ctx() -> DeliveryContext {
 }
 
 fn failed() -> Envelope {
-    ingest(
-        &RawEvent {
-            subject: "rotation.failed",
-            payload: br#"{"id":"f1","service":"postgres-prod","environment":"production",
+    envelope(
+        "rotation.failed",
+        br#"{"id":"f1","service":"postgres-prod","environment":"production",
                 "fields":[{"title":"Error","value":"Connection verification failed"}],
                 "links":[{"title":"Runbook","url":"https://wiki.example.com/runbooks/rotation"}]}"#,
-            headers: None,
-            published: chrono::Utc::now(),
-        },
-        IngestLimits::default(),
+        chrono::Utc::now(),
     )
-    .unwrap()
 }
 
 #[test]
@@ -174,9 +160,5 @@ async fn sends_wait_for_the_message_and_read_discords_answers() {
 /// The example configuration shipped in `deploy/config` stays valid for Discord.
 #[test]
 fn the_example_configuration_parses() {
-    let text = include_str!("../../../deploy/config/fleet.example.yaml");
-    let config = FleetConfig::from_yaml(text, "fleet.example.yaml").unwrap();
-    for d in config.destinations_for("discord") {
-        d.settings::<DiscordSettings>("fleet.example.yaml").unwrap();
-    }
+    example_settings::<DiscordSettings>("discord");
 }

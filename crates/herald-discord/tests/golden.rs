@@ -5,34 +5,27 @@
 //! Execute Webhook, `SlackWebhook` for the Slack-compatible one), and checked
 //! against the embed limits, which that schema leaves out by design.
 
-use std::collections::BTreeSet;
-use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use chrono::{DateTime, TimeZone, Utc};
-use herald_core::config::FleetConfig;
-use herald_core::envelope::{IngestLimits, RawEvent, ingest};
-use herald_core::worker::prepare;
+use chrono::{DateTime, Utc};
 use herald_core::{Channel, DeliveryContext, Envelope};
 use herald_discord::Discord;
 use herald_discord::embed::{
     CONTENT, DESCRIPTION, EMBED_TOTAL, FIELD_NAME, FIELD_VALUE, FIELDS, FOOTER, TITLE, embed_total,
 };
-use herald_testkit::{SeedEvent, seed_event, seed_events};
+use herald_testkit::{Goldens, SeedEvent, at, destination, seed_envelope, seed_event, seed_events};
 use serde_json::{Value, json};
 
+/// The committed golden files.
+const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden");
 const FLAVORS: [&str; 2] = ["native", "slack"];
 const ROLE: &str = "123456789012345678";
 const USER: &str = "234567890123456789";
 
 fn discord(flavor: &str) -> Discord {
     let suffix = if flavor == "slack" { "/slack" } else { "" };
-    let yaml = format!(
-        r##"destinations:
-  - name: ops-discord
-    channel: discord
-    events: ["rotation.>"]
-    webhook_url: https://discord.com/api/webhooks/1180000000000000000/TOKEN{suffix}
+    let keys = format!(
+        r##"    webhook_url: https://discord.com/api/webhooks/1180000000000000000/TOKEN{suffix}
     username: Herald
     avatar_url: https://example.com/herald.png
     message_prefix: "[PROD]"
@@ -43,29 +36,15 @@ fn discord(flavor: &str) -> Discord {
         update.request_created: ["@here"]
 "##
     );
-    let config = FleetConfig::from_yaml(&yaml, "golden.yaml").expect("the golden configuration");
-    prepare::<Discord>(&config, "golden.yaml")
-        .expect("the golden destination builds")
-        .remove(0)
-        .channel
+    destination("ops-discord", &keys)
 }
 
 fn envelope(seed: &SeedEvent) -> Envelope {
-    let payload = seed.payload();
-    ingest(
-        &RawEvent {
-            subject: &seed.subject,
-            payload: &payload,
-            headers: None,
-            published: Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).unwrap(),
-        },
-        IngestLimits::default(),
-    )
-    .unwrap_or_else(|e| panic!("{}: {e}", seed.name))
+    seed_envelope(seed, at("2030-01-01T00:00:00Z"))
 }
 
 fn now() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 23, 16, 0, 0).unwrap()
+    at("2026-11-23T16:00:00Z")
 }
 
 fn render(channel: &Discord, seed: &SeedEvent) -> Value {
@@ -76,43 +55,17 @@ fn render(channel: &Discord, seed: &SeedEvent) -> Value {
 
 #[test]
 fn every_seed_matches_its_golden_file() {
-    let bless = std::env::var_os("HERALD_BLESS").is_some();
     let seeds = seed_events();
     assert!(seeds.len() >= 26, "only {} seeds", seeds.len());
-    let mut stale = Vec::new();
+    let mut goldens = Goldens::new(GOLDEN);
     for flavor in FLAVORS {
         let channel = discord(flavor);
-        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/golden")
-            .join(flavor);
-        std::fs::create_dir_all(&dir).unwrap();
-        let mut expected = BTreeSet::new();
         for seed in &seeds {
-            let file = dir.join(format!("{}.json", seed.name));
-            expected.insert(file.clone());
-            let mut text = serde_json::to_string_pretty(&render(&channel, seed)).unwrap();
-            text.push('\n');
-            if bless {
-                std::fs::write(&file, &text).unwrap();
-            } else if std::fs::read_to_string(&file).ok().as_deref() != Some(text.as_str()) {
-                stale.push(format!("{flavor}/{}", seed.name));
-            }
+            goldens.check(flavor, &seed.name, &render(&channel, seed));
         }
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if !expected.contains(&path) {
-                if bless {
-                    std::fs::remove_file(&path).unwrap();
-                } else {
-                    stale.push(format!("{} has no seed", path.display()));
-                }
-            }
-        }
+        goldens.sweep(flavor);
     }
-    assert!(
-        stale.is_empty(),
-        "golden files out of date (HERALD_BLESS=1 cargo test -p herald-discord rewrites them): {stale:#?}"
-    );
+    goldens.assert_current("cargo test -p herald-discord");
 }
 
 /// A validator for one request-body schema of Discord's OpenAPI document.
@@ -277,10 +230,11 @@ fn the_hostile_event_is_escaped_and_cut() {
         for c in ['<', '*', '`', '_', '~', '|'] {
             assert!(!unescaped(s, c), "an unescaped {c} in {s:?}");
         }
-        assert!(
-            !s.contains("](https://evil"),
-            "a masked link survived in {s:?}"
-        );
+        // The event's `[x](https://evil.example)` must keep its brackets escaped,
+        // so it cannot become a masked link.
+        for (i, _) in s.match_indices("](https://evil") {
+            assert!(s[..i].ends_with('\\'), "a masked link survived in {s:?}");
+        }
     }
     assert!(e["title"].as_str().unwrap().contains("\\<@U123\\>"));
     // 31 facts: 24 shown, then one saying how many were left out.
@@ -295,7 +249,7 @@ fn the_hostile_event_is_escaped_and_cut() {
     // The links are the event's own, as masked links with escaped labels.
     let d = e["description"].as_str().unwrap();
     assert!(d.ends_with(
-        "[\\<\\!here\\> \\[x\\]\\(https://evil\\.example\\) \\*runbook\\*](https://example.com/runbook?a=1&b=2) · [\\<@U123\\> Approve \\`now\\`](https://example.com/approve?id=1&x=%3Cy%3E)"
+        "[\\<!here\\> \\[x\\](https://evil.example) \\*runbook\\*](https://example.com/runbook?a=1&b=2) · [\\<@U123\\> Approve \\`now\\`](https://example.com/approve?id=1&x=%3Cy%3E)"
     ), "{d}");
 
     let slack = render(&discord("slack"), &seed);

@@ -124,15 +124,9 @@ pub(crate) fn until(value: &str, now: DateTime<Utc>) -> Option<std::time::Durati
 #[cfg(test)]
 mod tests {
     use super::*;
-    use reqwest::header::HeaderMap;
 
     fn reply(status: u16, body: &str) -> HttpReply {
-        HttpReply {
-            status,
-            headers: HeaderMap::new(),
-            body: body.as_bytes().to_vec(),
-            retry_after: None,
-        }
+        herald_testkit::http_reply(status, &[], body)
     }
 
     #[test]

@@ -113,32 +113,12 @@ impl Channel for Jira {
     ) -> Option<serde_json::Map<String, serde_json::Value>> {
         let base_url = get("JIRA_BASE_URL")?;
         let project_key = get("JIRA_PROJECT_KEY")?;
-        let events: Vec<String> = get("HERALD_EVENTS").map_or_else(
-            || {
-                herald_core::config::DEFAULT_SUBJECTS
-                    .iter()
-                    .map(|s| (*s).to_string())
-                    .collect()
-            },
-            |v| {
-                v.split(',')
-                    .map(|s| s.trim().to_string())
-                    .filter(|s| !s.is_empty())
-                    .collect()
-            },
-        );
-        let mut d = serde_json::Map::new();
-        d.insert("name".into(), "jira".into());
-        d.insert("channel".into(), "jira".into());
-        d.insert("events".into(), events.into());
+        let mut d = herald_core::env::destination("jira", get);
         d.insert("base_url".into(), base_url.into());
-        d.insert(
-            "email".into(),
-            serde_json::json!({"from": {"env": "JIRA_EMAIL"}}),
-        );
+        d.insert("email".into(), herald_core::env::from_env("JIRA_EMAIL"));
         d.insert(
             "api_token".into(),
-            serde_json::json!({"from": {"env": "JIRA_API_TOKEN"}}),
+            herald_core::env::from_env("JIRA_API_TOKEN"),
         );
         d.insert("project_key".into(), project_key.into());
         if let Some(t) = get("JIRA_ISSUE_TYPE") {

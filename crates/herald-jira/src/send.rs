@@ -9,6 +9,7 @@
 //! missing is written.
 
 use herald_core::DeliveryContext;
+use herald_core::lifecycle::LifecycleNote;
 use herald_core::outcome::Outcome;
 use tracing::{info, warn};
 

@@ -3,19 +3,20 @@
 //! Two uses. A fast path: right after an issue is created, Jira's search may
 //! not list it yet (its index lags), so the key is noted and read back directly
 //! (`GET /rest/api/3/issue/{key}`, which is consistent) before searching.
-//! And ordering: the worker delivers events of one correlation one at a time,
-//! but a failed event is retried later, so a `rotation.failed` can come back
-//! after the `rotation.completed` that resolved its issue. The note keeps the
-//! latest state Herald set and the time of the event that set it; an event
-//! older than a recorded change of the other kind is acknowledged without
-//! touching Jira. The search stays the source of truth for what is open.
+//! And ordering ([`herald_core::lifecycle`]): a failed event is retried later,
+//! so a `rotation.failed` can come back after the `rotation.completed` that
+//! resolved its issue. The note keeps the latest state Herald set and the time
+//! of the event that set it; an event older than a recorded change of the
+//! other kind is acknowledged without touching Jira. The search stays the
+//! source of truth for what is open.
 
 use chrono::{DateTime, Utc};
+use herald_core::lifecycle::{self, LifecycleNote, Phase, Tie};
 use serde::{Deserialize, Serialize};
 
 use crate::request::Kind;
 
-/// The note kept per label.
+/// The note kept per label: `{"key":…,"state":"open"|"resolved","time":…}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct IssueNote {
     /// The issue, when one was found or created.
@@ -27,7 +28,7 @@ pub(crate) struct IssueNote {
     pub(crate) time: DateTime<Utc>,
 }
 
-/// An issue's state as this destination last set it.
+/// An issue's state as this destination last set it (stored as Jira words).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub(crate) enum State {
@@ -37,22 +38,44 @@ pub(crate) enum State {
     Resolved,
 }
 
+impl From<Phase> for State {
+    fn from(phase: Phase) -> Self {
+        match phase {
+            Phase::Open => State::Open,
+            Phase::Closed => State::Resolved,
+        }
+    }
+}
+
+impl Kind {
+    /// The state an event of this kind leaves the issue in.
+    fn phase(self) -> Phase {
+        match self {
+            Kind::Raise => Phase::Open,
+            Kind::Resolve => Phase::Closed,
+        }
+    }
+}
+
+impl LifecycleNote for IssueNote {
+    fn phase(&self) -> Phase {
+        match self.state {
+            State::Open => Phase::Open,
+            State::Resolved => Phase::Closed,
+        }
+    }
+
+    fn time(&self) -> DateTime<Utc> {
+        self.time
+    }
+}
+
 /// The memory key of a label.
 pub(crate) fn key(label: &str) -> String {
     format!("jira.label:{label}")
 }
 
 impl IssueNote {
-    /// Reads a stored note; `None` when it is not one.
-    pub(crate) fn parse(text: &str) -> Option<Self> {
-        serde_json::from_str(text).ok()
-    }
-
-    /// The stored form.
-    pub(crate) fn encode(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default()
-    }
-
     /// The note after an event of `kind` at `time` was delivered to issue
     /// `key`, or `None` when the stored note is newer and stays.
     pub(crate) fn after(
@@ -61,17 +84,11 @@ impl IssueNote {
         time: DateTime<Utc>,
         key: Option<&str>,
     ) -> Option<Self> {
-        if stored.is_some_and(|s| s.time > time) {
-            return None;
-        }
-        Some(Self {
+        lifecycle::replaces(stored, time).then(|| Self {
             key: key
                 .map(str::to_owned)
                 .or_else(|| stored.and_then(|s| s.key.clone())),
-            state: match kind {
-                Kind::Raise => State::Open,
-                Kind::Resolve => State::Resolved,
-            },
+            state: kind.phase().into(),
             time,
         })
     }
@@ -91,16 +108,11 @@ pub(crate) fn stale(
     kind: Kind,
     time: DateTime<Utc>,
 ) -> Option<&'static str> {
-    let note = stored?;
-    match (kind, note.state) {
-        (Kind::Raise, State::Resolved) if note.time >= time => {
-            Some("a later event already resolved this issue")
-        }
-        (Kind::Resolve, State::Open) if note.time > time => {
-            Some("a later event raised this issue again")
-        }
-        _ => None,
-    }
+    let later = lifecycle::stale(stored, kind.phase(), time, Tie::CloseWins)?;
+    Some(match later.state {
+        State::Resolved => "a later event already resolved this issue",
+        State::Open => "a later event raised this issue again",
+    })
 }
 
 #[cfg(test)]
@@ -112,21 +124,33 @@ mod tests {
     }
 
     #[test]
-    fn stale_events_are_recognised() {
+    fn the_stored_form_and_reasons_stay() {
         let resolved = IssueNote {
             key: None,
             state: State::Resolved,
             time: at("2026-01-01T10:05:00Z"),
         };
-        assert!(stale(Some(&resolved), Kind::Raise, at("2026-01-01T10:00:00Z")).is_some());
-        assert!(stale(Some(&resolved), Kind::Raise, at("2026-01-01T10:06:00Z")).is_none());
+        assert_eq!(
+            resolved.encode(),
+            r#"{"state":"resolved","time":"2026-01-01T10:05:00Z"}"#
+        );
+        assert_eq!(
+            stale(Some(&resolved), Kind::Raise, at("2026-01-01T10:05:00Z")),
+            Some("a later event already resolved this issue")
+        );
         let open = IssueNote {
             key: Some("SEC-1".into()),
             state: State::Open,
             time: at("2026-01-01T10:05:00Z"),
         };
-        assert!(stale(Some(&open), Kind::Resolve, at("2026-01-01T10:00:00Z")).is_some());
-        assert!(stale(Some(&open), Kind::Raise, at("2026-01-01T10:00:00Z")).is_none());
+        assert_eq!(
+            open.encode(),
+            r#"{"key":"SEC-1","state":"open","time":"2026-01-01T10:05:00Z"}"#
+        );
+        assert_eq!(
+            stale(Some(&open), Kind::Resolve, at("2026-01-01T10:00:00Z")),
+            Some("a later event raised this issue again")
+        );
         assert_eq!(open.open_key(), Some("SEC-1"));
     }
 

@@ -1,43 +1,18 @@
 use super::*;
-use herald_core::config::FleetConfig;
-use herald_core::envelope::{IngestLimits, RawEvent, ingest};
-use herald_core::worker::prepare;
+use herald_testkit::{at, envelope, try_destination};
 
 const BASE: &str = "    base_url: https://acme.atlassian.net\n    email: ops@example.com\n    api_token: t0k3n\n    project_key: SEC\n";
 
 fn build(yaml_tail: &str) -> Result<Jira, String> {
-    let yaml = format!(
-        "destinations:\n  - name: jira\n    channel: jira\n    events: [\"rotation.>\"]\n{yaml_tail}"
-    );
-    let config = FleetConfig::from_yaml(&yaml, "f.yaml").map_err(|e| e.to_string())?;
-    prepare::<Jira>(&config, "f.yaml")
-        .map(|mut v| v.remove(0).channel)
-        .map_err(|e| e.to_string())
+    try_destination("jira", yaml_tail)
 }
 
 fn ctx() -> DeliveryContext {
-    DeliveryContext::one_off(
-        "jira",
-        "e1",
-        chrono::DateTime::parse_from_rfc3339("2026-11-23T15:00:00Z")
-            .unwrap()
-            .into(),
-    )
+    DeliveryContext::one_off("jira", "e1", at("2026-11-23T15:00:00Z"))
 }
 
 fn event(subject: &str, body: &str) -> Envelope {
-    ingest(
-        &RawEvent {
-            subject,
-            payload: body.as_bytes(),
-            headers: None,
-            published: chrono::DateTime::parse_from_rfc3339("2026-11-23T14:30:00Z")
-                .unwrap()
-                .into(),
-        },
-        IngestLimits::default(),
-    )
-    .unwrap()
+    envelope(subject, body.as_bytes(), at("2026-11-23T14:30:00Z"))
 }
 
 #[test]

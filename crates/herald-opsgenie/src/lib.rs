@@ -132,27 +132,10 @@ impl Channel for Opsgenie {
         get: &dyn Fn(&str) -> Option<String>,
     ) -> Option<serde_json::Map<String, serde_json::Value>> {
         get("OPSGENIE_API_KEY")?;
-        let events: Vec<String> = get("HERALD_EVENTS").map_or_else(
-            || {
-                herald_core::config::DEFAULT_SUBJECTS
-                    .iter()
-                    .map(|s| (*s).to_string())
-                    .collect()
-            },
-            |v| {
-                v.split(',')
-                    .map(|s| s.trim().to_string())
-                    .filter(|s| !s.is_empty())
-                    .collect()
-            },
-        );
-        let mut d = serde_json::Map::new();
-        d.insert("name".into(), "opsgenie".into());
-        d.insert("channel".into(), "opsgenie".into());
-        d.insert("events".into(), events.into());
+        let mut d = herald_core::env::destination("opsgenie", get);
         d.insert(
             "api_key".into(),
-            serde_json::json!({"from": {"env": "OPSGENIE_API_KEY"}}),
+            herald_core::env::from_env("OPSGENIE_API_KEY"),
         );
         if let Some(r) = get("OPSGENIE_REGION") {
             d.insert("region".into(), r.to_ascii_lowercase().into());

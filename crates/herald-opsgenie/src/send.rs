@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use herald_core::DeliveryContext;
 use herald_core::http::{BODY_LIMIT, HttpReply, exchange};
+use herald_core::lifecycle::LifecycleNote;
 use herald_core::outcome::{Failure, Outcome};
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use tracing::{info, warn};

@@ -1,35 +1,41 @@
 //! What this destination remembers about an alias, so lifecycle events that
-//! arrive out of turn do not undo each other.
-//!
-//! The worker delivers events of one correlation one at a time, but a failed
-//! event is retried later: a `rotation.failed` whose create got a 503 can come
-//! back after the `rotation.completed` that closed its alert. Each destination
-//! therefore notes, per alias, the latest state it set and the time of the
-//! event that set it. A create older than a recorded close, or a close older
-//! than a recorded create, is stale: it is acknowledged without a request.
+//! arrive out of turn do not undo each other (the rules are
+//! [`herald_core::lifecycle`]'s): a create older than a recorded close, or a
+//! close older than a recorded create, is acknowledged without a request.
 
 use chrono::{DateTime, Utc};
+use herald_core::lifecycle::{self, LifecycleNote, Phase, Tie};
 use serde::{Deserialize, Serialize};
 
 use crate::request::Action;
 
-/// The note kept per alias.
+/// The note kept per alias: `{"state":"open"|"closed","time":…}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct AliasNote {
-    /// The last action delivered.
-    pub(crate) state: State,
+    /// The state the last delivered action left the alert in.
+    pub(crate) state: Phase,
     /// The time of the event that did it.
     pub(crate) time: DateTime<Utc>,
 }
 
-/// An alert's state as this destination last set it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub(crate) enum State {
-    /// Created (or counted).
-    Open,
-    /// Closed.
-    Closed,
+impl LifecycleNote for AliasNote {
+    fn phase(&self) -> Phase {
+        self.state
+    }
+
+    fn time(&self) -> DateTime<Utc> {
+        self.time
+    }
+}
+
+impl Action {
+    /// The state the action leaves the alert in.
+    fn phase(self) -> Phase {
+        match self {
+            Action::Create => Phase::Open,
+            Action::Close => Phase::Closed,
+        }
+    }
 }
 
 /// The memory key of an alias.
@@ -38,16 +44,6 @@ pub(crate) fn key(alias: &str) -> String {
 }
 
 impl AliasNote {
-    /// Reads a stored note; `None` when it is not one.
-    pub(crate) fn parse(text: &str) -> Option<Self> {
-        serde_json::from_str(text).ok()
-    }
-
-    /// The stored form.
-    pub(crate) fn encode(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default()
-    }
-
     /// The note after `action` for an event at `time` was delivered, or `None`
     /// when the stored note is newer and stays.
     pub(crate) fn after(
@@ -55,14 +51,10 @@ impl AliasNote {
         action: Action,
         time: DateTime<Utc>,
     ) -> Option<Self> {
-        if stored.is_some_and(|s| s.time > time) {
-            return None;
-        }
-        let state = match action {
-            Action::Create => State::Open,
-            Action::Close => State::Closed,
-        };
-        Some(Self { state, time })
+        lifecycle::replaces(stored, time).then_some(Self {
+            state: action.phase(),
+            time,
+        })
     }
 }
 
@@ -72,16 +64,11 @@ pub(crate) fn stale(
     action: Action,
     time: DateTime<Utc>,
 ) -> Option<&'static str> {
-    let note = stored?;
-    match (action, note.state) {
-        (Action::Create, State::Closed) if note.time >= time => {
-            Some("a later event already closed this alert")
-        }
-        (Action::Close, State::Open) if note.time > time => {
-            Some("a later event opened this alert again")
-        }
-        _ => None,
-    }
+    let later = lifecycle::stale(stored, action.phase(), time, Tie::CloseWins)?;
+    Some(match later.state {
+        Phase::Closed => "a later event already closed this alert",
+        Phase::Open => "a later event opened this alert again",
+    })
 }
 
 #[cfg(test)]
@@ -93,38 +80,29 @@ mod tests {
     }
 
     #[test]
-    fn stale_events_are_recognised() {
+    fn the_stored_form_and_reasons_stay() {
         let closed = AliasNote {
-            state: State::Closed,
+            state: Phase::Closed,
             time: at("2026-01-01T10:05:00Z"),
         };
-        assert!(stale(Some(&closed), Action::Create, at("2026-01-01T10:00:00Z")).is_some());
-        assert!(stale(Some(&closed), Action::Create, at("2026-01-01T10:06:00Z")).is_none());
-        assert!(stale(Some(&closed), Action::Close, at("2026-01-01T10:00:00Z")).is_none());
-        let open = AliasNote {
-            state: State::Open,
-            time: at("2026-01-01T10:05:00Z"),
-        };
-        assert!(stale(Some(&open), Action::Close, at("2026-01-01T10:00:00Z")).is_some());
-        assert!(stale(Some(&open), Action::Close, at("2026-01-01T10:05:00Z")).is_none());
-        assert!(stale(Some(&open), Action::Create, at("2026-01-01T10:00:00Z")).is_none());
-        assert!(stale(None, Action::Create, at("2026-01-01T10:00:00Z")).is_none());
-    }
-
-    #[test]
-    fn notes_only_move_forward() {
-        let open = AliasNote {
-            state: State::Open,
-            time: at("2026-01-01T10:05:00Z"),
-        };
+        assert_eq!(
+            closed.encode(),
+            r#"{"state":"closed","time":"2026-01-01T10:05:00Z"}"#
+        );
+        assert_eq!(
+            stale(Some(&closed), Action::Create, at("2026-01-01T10:05:00Z")),
+            Some("a later event already closed this alert")
+        );
+        let open = AliasNote::after(Some(&closed), Action::Create, at("2026-01-01T10:06:00Z"));
+        let open = open.unwrap();
+        assert_eq!(
+            stale(Some(&open), Action::Close, at("2026-01-01T10:00:00Z")),
+            Some("a later event opened this alert again")
+        );
         assert_eq!(
             AliasNote::after(Some(&open), Action::Close, at("2026-01-01T10:00:00Z")),
             None
         );
-        let closed =
-            AliasNote::after(Some(&open), Action::Close, at("2026-01-01T10:06:00Z")).unwrap();
-        assert_eq!(closed.state, State::Closed);
-        assert_eq!(AliasNote::parse(&closed.encode()), Some(closed));
-        assert_eq!(AliasNote::parse("garbage"), None);
+        assert_eq!(AliasNote::parse(&open.encode()), Some(open));
     }
 }

@@ -1,60 +1,16 @@
 use super::*;
-use herald_core::config::FleetConfig;
-use herald_core::envelope::{IngestLimits, RawEvent, ingest};
-use herald_core::http::HttpReply;
-use herald_core::worker::prepare;
-use reqwest::header::HeaderMap;
+use herald_testkit::{at, envelope, http_reply as reply, try_destination};
 
 fn build(yaml_tail: &str) -> Result<Opsgenie, String> {
-    let yaml = format!(
-        "destinations:\n  - name: og\n    channel: opsgenie\n    events: [\"rotation.>\"]\n{yaml_tail}"
-    );
-    let config = FleetConfig::from_yaml(&yaml, "f.yaml").map_err(|e| e.to_string())?;
-    prepare::<Opsgenie>(&config, "f.yaml")
-        .map(|mut v| v.remove(0).channel)
-        .map_err(|e| e.to_string())
+    try_destination("og", yaml_tail)
 }
 
 fn ctx() -> DeliveryContext {
-    DeliveryContext::one_off(
-        "og",
-        "e1",
-        chrono::DateTime::parse_from_rfc3339("2026-11-23T15:00:00Z")
-            .unwrap()
-            .into(),
-    )
+    DeliveryContext::one_off("og", "e1", at("2026-11-23T15:00:00Z"))
 }
 
 fn event(subject: &str, body: &str) -> Envelope {
-    ingest(
-        &RawEvent {
-            subject,
-            payload: body.as_bytes(),
-            headers: None,
-            published: chrono::DateTime::parse_from_rfc3339("2026-11-23T14:30:00Z")
-                .unwrap()
-                .into(),
-        },
-        IngestLimits::default(),
-    )
-    .unwrap()
-}
-
-fn reply(status: u16, headers: &[(&'static str, &str)], body: &str) -> HttpReply {
-    let mut map = HeaderMap::new();
-    for (k, v) in headers {
-        map.insert(*k, v.parse().unwrap());
-    }
-    HttpReply {
-        status,
-        retry_after: map
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse().ok())
-            .map(Duration::from_secs),
-        headers: map,
-        body: body.as_bytes().to_vec(),
-    }
+    envelope(subject, body.as_bytes(), at("2026-11-23T14:30:00Z"))
 }
 
 #[test]

@@ -34,6 +34,7 @@ use std::time::Duration;
 
 use herald_core::channel::{BuildError, ChannelDefaults, RenderError, RequestPreview};
 use herald_core::config::{Destination, RateLimitConfig};
+use herald_core::endpoint::web_url;
 use herald_core::outcome::Outcome;
 use herald_core::{Channel, DeliveryContext, Envelope};
 use tracing::{info, warn};
@@ -53,15 +54,6 @@ impl PagerDuty {
     pub fn events_url(&self) -> &reqwest::Url {
         &self.url
     }
-}
-
-fn web_url(field: &str, raw: &str) -> Result<reqwest::Url, BuildError> {
-    let url = reqwest::Url::parse(raw)
-        .map_err(|e| BuildError::new(field, format!("not a valid URL: {e}")))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(BuildError::new(field, "the URL must be http or https"));
-    }
-    Ok(url)
 }
 
 impl Channel for PagerDuty {
@@ -98,24 +90,7 @@ impl Channel for PagerDuty {
             }
         });
         let resolving = auto_resolve.as_ref().is_some_and(|v| v == &json!(true));
-        let events: Vec<String> = get("HERALD_EVENTS").map_or_else(
-            || {
-                herald_core::config::DEFAULT_SUBJECTS
-                    .iter()
-                    .map(|s| (*s).to_owned())
-                    .collect()
-            },
-            |v| {
-                v.split(',')
-                    .map(|s| s.trim().to_owned())
-                    .filter(|s| !s.is_empty())
-                    .collect()
-            },
-        );
-        let mut d = serde_json::Map::new();
-        d.insert("name".into(), "pagerduty".into());
-        d.insert("channel".into(), "pagerduty".into());
-        d.insert("events".into(), events.into());
+        let mut d = herald_core::env::destination("pagerduty", get);
         // Page for problems only; with auto_resolve, successes pass to resolve.
         d.insert(
             "when".into(),
@@ -127,7 +102,7 @@ impl Channel for PagerDuty {
         );
         d.insert(
             "routing_key".into(),
-            json!({"from": {"env": "PAGERDUTY_ROUTING_KEY"}}),
+            herald_core::env::from_env("PAGERDUTY_ROUTING_KEY"),
         );
         if let Some(v) = auto_resolve {
             d.insert("auto_resolve".into(), v);
@@ -246,7 +221,7 @@ impl Channel for PagerDuty {
         }
         let outcome = send::post(&self.client, &self.url, req).await;
         if matches!(outcome, Outcome::Delivered { .. })
-            && lifecycle::replaces(note.as_ref(), req.event_time)
+            && herald_core::lifecycle::replaces(note.as_ref(), req.event_time)
         {
             let fresh = Note {
                 action: req.action,

@@ -11,11 +11,13 @@
 //! trigger only adds to the open alert, a repeated resolve changes nothing.
 
 use chrono::{DateTime, Utc};
+use herald_core::lifecycle::{self, LifecycleNote, Phase, Tie};
 use serde::{Deserialize, Serialize};
 
 use crate::request::EventAction;
 
-/// The note kept per `dedup_key`.
+/// The note kept per `dedup_key`:
+/// `{"action":"trigger"|"resolve","time":…,"event":…}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Note {
     /// The last action PagerDuty accepted.
@@ -26,6 +28,26 @@ pub struct Note {
     pub event: String,
 }
 
+impl LifecycleNote for Note {
+    fn phase(&self) -> Phase {
+        self.action.phase()
+    }
+
+    fn time(&self) -> DateTime<Utc> {
+        self.time
+    }
+}
+
+impl EventAction {
+    /// The state the action leaves the alert in.
+    fn phase(self) -> Phase {
+        match self {
+            EventAction::Trigger => Phase::Open,
+            EventAction::Resolve => Phase::Closed,
+        }
+    }
+}
+
 impl Note {
     /// The memory key of the note for `dedup_key`.
     pub fn key(dedup_key: &str) -> String {
@@ -34,12 +56,12 @@ impl Note {
 
     /// Reads a stored note; `None` when it is not one (an older format).
     pub fn parse(text: &str) -> Option<Self> {
-        serde_json::from_str(text).ok()
+        <Self as LifecycleNote>::parse(text)
     }
 
     /// The stored form.
     pub fn to_text(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default()
+        self.encode()
     }
 }
 
@@ -49,13 +71,7 @@ pub(crate) fn superseded_by(
     action: EventAction,
     time: DateTime<Utc>,
 ) -> Option<&Note> {
-    note.filter(|n| n.action != action && n.time > time)
-}
-
-/// Whether an accepted event at `time` should replace `note`: only a note for
-/// an older (or equally old) event is replaced.
-pub(crate) fn replaces(note: Option<&Note>, time: DateTime<Utc>) -> bool {
-    note.is_none_or(|n| n.time <= time)
+    lifecycle::stale(note, action.phase(), time, Tie::Send)
 }
 
 #[cfg(test)]
@@ -117,11 +133,12 @@ mod tests {
     }
 
     #[test]
-    fn notes_only_move_forward_and_round_trip() {
+    fn notes_keep_their_stored_form() {
         let n = note(EventAction::Resolve, "2026-11-23T14:32:15Z");
-        assert!(replaces(None, at("2000-01-01T00:00:00Z")));
-        assert!(replaces(Some(&n), at("2026-11-23T14:32:15Z")));
-        assert!(!replaces(Some(&n), at("2026-11-23T14:30:41Z")));
+        assert_eq!(
+            n.to_text(),
+            r#"{"action":"resolve","time":"2026-11-23T14:32:15Z","event":"e"}"#
+        );
         assert_eq!(Note::parse(&n.to_text()), Some(n));
         assert_eq!(Note::parse("ts=1"), None);
     }

@@ -109,22 +109,10 @@ fn rejected(reply: &HttpReply) -> Failure {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use reqwest::header::HeaderMap;
+    use herald_testkit::failure;
 
     fn reply(status: u16, body: &str) -> HttpReply {
-        HttpReply {
-            status,
-            headers: HeaderMap::new(),
-            body: body.as_bytes().to_vec(),
-            retry_after: None,
-        }
-    }
-
-    fn failure(o: &Outcome) -> &Failure {
-        match o {
-            Outcome::Retry(f) | Outcome::Permanent(f) => f,
-            Outcome::Delivered { .. } => panic!("delivered: {o:?}"),
-        }
+        herald_testkit::http_reply(status, &[], body)
     }
 
     #[test]

@@ -1,44 +1,24 @@
 use super::*;
 use herald_core::config::FleetConfig;
-use herald_core::envelope::{IngestLimits, RawEvent, ingest};
-use herald_core::worker::prepare;
+use herald_testkit::{at, envelope, example_settings, try_destination};
 use serde_json::{Value, json};
 
 const KEY: &str = "R0UT1NGKEY0000000000000000000000";
 
 fn build(yaml_tail: &str) -> Result<PagerDuty, String> {
-    let yaml = format!(
-        "destinations:\n  - name: oncall\n    channel: pagerduty\n    events: [\"rotation.>\"]\n    routing_key: {KEY}\n{yaml_tail}"
-    );
-    let config = FleetConfig::from_yaml(&yaml, "f.yaml").map_err(|e| e.to_string())?;
-    prepare::<PagerDuty>(&config, "f.yaml")
-        .map(|mut v| v.remove(0).channel)
-        .map_err(|e| e.to_string())
+    try_destination("oncall", &format!("    routing_key: {KEY}\n{yaml_tail}"))
 }
 
 fn ctx() -> DeliveryContext {
-    DeliveryContext::one_off(
-        "oncall",
-        "e1",
-        chrono::DateTime::parse_from_rfc3339("2026-11-23T15:00:00Z")
-            .unwrap()
-            .into(),
-    )
+    DeliveryContext::one_off("oncall", "e1", at("2026-11-23T15:00:00Z"))
 }
 
 fn event(subject: &str, payload: &Value) -> Envelope {
-    ingest(
-        &RawEvent {
-            subject,
-            payload: payload.to_string().as_bytes(),
-            headers: None,
-            published: chrono::DateTime::parse_from_rfc3339("2026-11-23T14:30:00Z")
-                .unwrap()
-                .into(),
-        },
-        IngestLimits::default(),
+    envelope(
+        subject,
+        payload.to_string().as_bytes(),
+        at("2026-11-23T14:30:00Z"),
     )
-    .unwrap()
 }
 
 fn failed() -> Envelope {
@@ -215,11 +195,8 @@ fn the_endpoint_follows_region_and_events_url() {
 
 #[test]
 fn a_missing_key_names_its_variable() {
-    let yaml = "destinations:\n  - name: oncall\n    channel: pagerduty\n    events: [\"rotation.>\"]\n    routing_key: {from: {env: HERALD_TEST_SURELY_UNSET}}\n";
-    let config = FleetConfig::from_yaml(yaml, "f.yaml").unwrap();
-    let e = prepare::<PagerDuty>(&config, "f.yaml")
-        .unwrap_err()
-        .to_string();
+    let keys = "    routing_key: {from: {env: HERALD_TEST_SURELY_UNSET}}\n";
+    let e = try_destination::<PagerDuty>("oncall", keys).unwrap_err();
     assert!(
         e.contains("routing_key") && e.contains("HERALD_TEST_SURELY_UNSET"),
         "{e}"
@@ -297,10 +274,5 @@ fn env_only_configuration() {
 /// The example configuration's PagerDuty destinations, if it has any, are valid.
 #[test]
 fn the_example_configuration_parses() {
-    let text = include_str!("../../../deploy/config/fleet.example.yaml");
-    let config = FleetConfig::from_yaml(text, "fleet.example.yaml").unwrap();
-    for d in config.destinations_for("pagerduty") {
-        d.settings::<PagerDutySettings>("fleet.example.yaml")
-            .unwrap();
-    }
+    example_settings::<PagerDutySettings>("pagerduty");
 }

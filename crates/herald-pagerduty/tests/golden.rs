@@ -12,16 +12,11 @@
     reason = "test helpers: a panic with the value is the clearest failure"
 )]
 
-use std::path::{Path, PathBuf};
-
-use herald_core::config::FleetConfig;
-use herald_core::envelope::{IngestLimits, RawEvent, ingest};
-use herald_core::worker::prepare;
 use herald_core::{Channel, DeliveryContext, Envelope};
 use herald_pagerduty::{
     EventAction, MAX_BODY_BYTES, MAX_DEDUP_KEY_CHARS, MAX_SUMMARY_CHARS, PagerDuty,
 };
-use herald_testkit::{SeedEvent, seed_event, seed_events};
+use herald_testkit::{Goldens, SeedEvent, at, destination, seed_envelope, seed_event, seed_events};
 use serde_json::Value;
 
 const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden");
@@ -34,30 +29,16 @@ const FORMATS: [(&str, &str); 2] = [
 ];
 
 fn pagerduty(extra: &str) -> PagerDuty {
-    let yaml = format!(
-        "destinations:\n  - name: oncall\n    channel: pagerduty\n    events: [\"rotation.>\"]\n    routing_key: {KEY}\n    custom_details: {{team: platform-engineering}}\n{extra}"
+    let keys = format!(
+        "    routing_key: {KEY}
+    custom_details: {{team: platform-engineering}}
+{extra}"
     );
-    let config = FleetConfig::from_yaml(&yaml, "golden.yaml").unwrap();
-    prepare::<PagerDuty>(&config, "golden.yaml")
-        .unwrap()
-        .remove(0)
-        .channel
+    destination("oncall", &keys)
 }
 
 fn envelope(seed: &SeedEvent) -> Envelope {
-    let payload = seed.payload();
-    ingest(
-        &RawEvent {
-            subject: &seed.subject,
-            payload: &payload,
-            headers: None,
-            published: chrono::DateTime::parse_from_rfc3339("2026-11-23T16:00:00Z")
-                .unwrap()
-                .into(),
-        },
-        IngestLimits::default(),
-    )
-    .unwrap_or_else(|e| panic!("{}: {e}", seed.name))
+    seed_envelope(seed, at("2026-11-23T16:00:00Z"))
 }
 
 fn render(pd: &PagerDuty, seed: &SeedEvent) -> (EventAction, Vec<u8>) {
@@ -68,37 +49,17 @@ fn render(pd: &PagerDuty, seed: &SeedEvent) -> (EventAction, Vec<u8>) {
     (req.action, req.body.to_vec())
 }
 
-fn golden_path(format: &str, seed: &SeedEvent) -> PathBuf {
-    Path::new(GOLDEN)
-        .join(format)
-        .join(format!("{}.json", seed.name))
-}
-
 #[test]
 fn bodies_match_the_golden_files() {
-    let bless = std::env::var_os("HERALD_BLESS").is_some();
-    let mut stale = Vec::new();
+    let mut goldens = Goldens::new(GOLDEN);
     for (format, extra) in FORMATS {
         let pd = pagerduty(extra);
         for seed in seed_events() {
             let body: Value = serde_json::from_slice(&render(&pd, &seed).1).unwrap();
-            let mut text = serde_json::to_string_pretty(&body).unwrap();
-            text.push('\n');
-            let path = golden_path(format, &seed);
-            if bless {
-                std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-                std::fs::write(&path, &text).unwrap();
-            }
-            if std::fs::read_to_string(&path).unwrap_or_default() != text {
-                stale.push(path.display().to_string());
-            }
+            goldens.check(format, &seed.name, &body);
         }
     }
-    assert!(
-        stale.is_empty(),
-        "golden files differ (HERALD_BLESS=1 cargo test -p herald-pagerduty --test golden rewrites them):\n{}",
-        stale.join("\n")
-    );
+    goldens.assert_current("cargo test -p herald-pagerduty --test golden");
 }
 
 fn is_web_url(s: &str) -> bool {

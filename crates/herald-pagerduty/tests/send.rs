@@ -9,41 +9,29 @@
 
 use std::time::Duration;
 
-use herald_core::config::FleetConfig;
-use herald_core::envelope::{IngestLimits, RawEvent, ingest};
-use herald_core::outcome::{Failure, Outcome};
-use herald_core::worker::prepare;
+use herald_core::outcome::Outcome;
 use herald_core::{Channel, DeliveryContext, Envelope};
 use herald_pagerduty::{EventAction, PagerDuty, THROTTLE_WAIT};
-use herald_testkit::{Receiver, Reply};
+use herald_testkit::{Receiver, Reply, destination, envelope, failure};
 use serde_json::{Value, json};
 
 const KEY: &str = "R0UT1NGKEY0000000000000000000000";
 
 fn pagerduty(url: &str, extra: &str) -> PagerDuty {
-    let yaml = format!(
-        "destinations:\n  - name: oncall\n    channel: pagerduty\n    events: [\"rotation.>\"]\n    routing_key: {KEY}\n    events_url: {url}\n{extra}"
-    );
-    let config = FleetConfig::from_yaml(&yaml, "p.yaml").unwrap();
-    prepare::<PagerDuty>(&config, "p.yaml")
-        .unwrap()
-        .remove(0)
-        .channel
+    destination(
+        "oncall",
+        &format!(
+            "    routing_key: {KEY}
+    events_url: {url}
+{extra}"
+        ),
+    )
 }
 
 fn event(subject: &str, id: &str, time: &str) -> Envelope {
     let payload = json!({"id": id, "source": "dsops", "service": "postgres-prod",
         "environment": "production", "correlation": "rot-1", "time": time});
-    ingest(
-        &RawEvent {
-            subject,
-            payload: payload.to_string().as_bytes(),
-            headers: None,
-            published: chrono::Utc::now(),
-        },
-        IngestLimits::default(),
-    )
-    .unwrap()
+    envelope(subject, payload.to_string().as_bytes(), chrono::Utc::now())
 }
 
 fn accepted(dedup_key: &str) -> Reply {
@@ -51,13 +39,6 @@ fn accepted(dedup_key: &str) -> Reply {
         &json!({"status": "success", "message": "Event processed", "dedup_key": dedup_key})
             .to_string(),
     )
-}
-
-fn failure(o: &Outcome) -> &Failure {
-    match o {
-        Outcome::Retry(f) | Outcome::Permanent(f) => f,
-        Outcome::Delivered { .. } => panic!("delivered: {o:?}"),
-    }
 }
 
 /// Renders and sends `e` with the shared context (one memory for the test).

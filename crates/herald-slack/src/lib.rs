@@ -45,6 +45,7 @@ use std::time::Duration;
 
 use herald_core::channel::{BuildError, ChannelDefaults, RenderError, RequestPreview};
 use herald_core::config::{Destination, RateLimitConfig, Secret, SecretRef};
+use herald_core::endpoint::web_url;
 use herald_core::outcome::Outcome;
 use herald_core::present::View;
 use herald_core::{Channel, DeliveryContext, Envelope};
@@ -79,15 +80,6 @@ fn resolve(field: &str, r: &SecretRef) -> Result<Secret, BuildError> {
         .map_err(|e| BuildError::new(field, e.to_string()))
 }
 
-fn web_url(field: &str, raw: &str) -> Result<reqwest::Url, BuildError> {
-    let url = reqwest::Url::parse(raw)
-        .map_err(|e| BuildError::new(field, format!("not a valid URL: {e}")))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(BuildError::new(field, "the URL must be http or https"));
-    }
-    Ok(url)
-}
-
 impl Channel for Slack {
     const NAME: &'static str = "slack";
     const ENV_HINT: &'static str = " (or SLACK_WEBHOOK_URL, or SLACK_BOT_TOKEN with SLACK_CHANNEL; optional SLACK_CHANNEL, SLACK_USERNAME, SLACK_ICON_EMOJI, SLACK_MESSAGE_PREFIX, SLACK_FORMAT, SLACK_MENTIONS_ON_FAILURE, HERALD_EVENTS)";
@@ -117,19 +109,19 @@ impl Channel for Slack {
         if get("SLACK_WEBHOOK_URL").is_some() {
             d.insert(
                 "webhook_url".into(),
-                serde_json::json!({"from": {"env": "SLACK_WEBHOOK_URL"}}),
+                herald_core::env::from_env("SLACK_WEBHOOK_URL"),
             );
         } else if get("SLACK_BOT_TOKEN").is_some() {
             d.insert(
                 "token".into(),
-                serde_json::json!({"from": {"env": "SLACK_BOT_TOKEN"}}),
+                herald_core::env::from_env("SLACK_BOT_TOKEN"),
             );
         } else {
             return None;
         }
         d.insert("name".into(), "slack".into());
         d.insert("channel".into(), "slack".into());
-        d.insert("events".into(), env_events(get).into());
+        d.insert("events".into(), herald_core::env::events(get).into());
         for (var, key) in [
             ("SLACK_CHANNEL", "slack_channel"),
             ("SLACK_USERNAME", "username"),
@@ -142,11 +134,7 @@ impl Channel for Slack {
             }
         }
         if let Some(v) = get("SLACK_MENTIONS_ON_FAILURE") {
-            let list: Vec<String> = v
-                .split(',')
-                .map(|s| s.trim().to_owned())
-                .filter(|s| !s.is_empty())
-                .collect();
+            let list = herald_core::env::list(&v);
             d.insert("mentions".into(), serde_json::json!({"on_failure": list}));
         }
         Some(d)
@@ -264,25 +252,6 @@ impl Channel for Slack {
             },
         }
     }
-}
-
-/// The subjects of an environment-only destination: `HERALD_EVENTS`
-/// (comma-separated) or the default stream subjects.
-fn env_events(get: &dyn Fn(&str) -> Option<String>) -> Vec<String> {
-    get("HERALD_EVENTS").map_or_else(
-        || {
-            herald_core::config::DEFAULT_SUBJECTS
-                .iter()
-                .map(|s| (*s).to_owned())
-                .collect()
-        },
-        |v| {
-            v.split(',')
-                .map(|s| s.trim().to_owned())
-                .filter(|s| !s.is_empty())
-                .collect()
-        },
-    )
 }
 
 pub use herald_core::http::redact_url;

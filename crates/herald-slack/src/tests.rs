@@ -2,20 +2,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::*;
-use herald_core::config::FleetConfig;
-use herald_core::envelope::{IngestLimits, RawEvent, ingest};
-use herald_core::worker::prepare;
-use herald_testkit::{Receiver, Recorded, Reply};
+use herald_testkit::{Receiver, Recorded, Reply, envelope, example_settings, try_destination};
 use serde_json::{Value, json};
 
 fn build(yaml_tail: &str) -> Result<Slack, String> {
-    let yaml = format!(
-        "destinations:\n  - name: ops\n    channel: slack\n    events: [\"rotation.>\"]\n{yaml_tail}"
-    );
-    let config = FleetConfig::from_yaml(&yaml, "f.yaml").map_err(|e| e.to_string())?;
-    prepare::<Slack>(&config, "f.yaml")
-        .map(|mut v| v.remove(0).channel)
-        .map_err(|e| e.to_string())
+    try_destination("ops", yaml_tail)
 }
 
 fn ctx() -> DeliveryContext {
@@ -23,16 +14,7 @@ fn ctx() -> DeliveryContext {
 }
 
 fn event(subject: &str, json: &str) -> Envelope {
-    ingest(
-        &RawEvent {
-            subject,
-            payload: json.as_bytes(),
-            headers: None,
-            published: chrono::Utc::now(),
-        },
-        IngestLimits::default(),
-    )
-    .unwrap()
+    envelope(subject, json.as_bytes(), chrono::Utc::now())
 }
 
 fn completed() -> Envelope {
@@ -404,9 +386,5 @@ async fn web_api_errors_are_classified() {
 /// The example configuration shipped in `deploy/config` stays valid for Slack.
 #[test]
 fn the_example_configuration_parses() {
-    let text = include_str!("../../../deploy/config/fleet.example.yaml");
-    let config = FleetConfig::from_yaml(text, "fleet.example.yaml").unwrap();
-    for d in config.destinations_for("slack") {
-        d.settings::<SlackSettings>("fleet.example.yaml").unwrap();
-    }
+    example_settings::<SlackSettings>("slack");
 }

@@ -3,22 +3,18 @@
 //! rewrites them), and checked against Slack's documented limits: Slack publishes
 //! no JSON Schema for Block Kit or webhook payloads, so the limits are the oracle.
 
-use std::collections::BTreeSet;
-use std::path::PathBuf;
-
-use chrono::{DateTime, TimeZone, Utc};
-use herald_core::config::FleetConfig;
-use herald_core::envelope::{IngestLimits, RawEvent, ingest};
-use herald_core::worker::prepare;
+use chrono::{DateTime, Utc};
 use herald_core::{Channel, DeliveryContext, Envelope};
 use herald_slack::mrkdwn::safe_url;
 use herald_slack::{
     BUTTON_TEXT, BUTTONS, FIELD_TEXT, HEADER_TEXT, MAX_BLOCKS, MESSAGE_TEXT, SECTION_FIELDS,
     SECTION_TEXT, Slack,
 };
-use herald_testkit::{SeedEvent, seed_event, seed_events};
+use herald_testkit::{Goldens, SeedEvent, at, destination, seed_envelope, seed_event, seed_events};
 use serde_json::Value;
 
+/// The committed golden files.
+const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden");
 const FORMATS: [&str; 2] = ["blocks", "attachments"];
 
 /// The configured mentions: none of them occurs in the hostile event, so any
@@ -29,19 +25,9 @@ const MENTIONS: [&str; 3] = [
     "<!subteam^S0456EFGH>",
 ];
 
-fn golden_dir(format: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden")
-        .join(format)
-}
-
 fn slack(format: &str) -> Slack {
-    let yaml = format!(
-        r##"destinations:
-  - name: ops-slack
-    channel: slack
-    events: ["rotation.>"]
-    webhook_url: https://hooks.slack.com/services/T0000/B0000/XXXXXXXX
+    let keys = format!(
+        r##"    webhook_url: https://hooks.slack.com/services/T0000/B0000/XXXXXXXX
     slack_channel: "#ops-alerts"
     username: Herald
     message_prefix: "[PROD]"
@@ -53,29 +39,15 @@ fn slack(format: &str) -> Slack {
         update.request_created: ["S0456EFGH"]
 "##
     );
-    let config = FleetConfig::from_yaml(&yaml, "golden.yaml").expect("the golden configuration");
-    prepare::<Slack>(&config, "golden.yaml")
-        .expect("the golden destination builds")
-        .remove(0)
-        .channel
+    destination("ops-slack", &keys)
 }
 
 fn envelope(seed: &SeedEvent) -> Envelope {
-    let payload = seed.payload();
-    ingest(
-        &RawEvent {
-            subject: &seed.subject,
-            payload: &payload,
-            headers: None,
-            published: Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).unwrap(),
-        },
-        IngestLimits::default(),
-    )
-    .unwrap_or_else(|e| panic!("{}: {e}", seed.name))
+    seed_envelope(seed, at("2030-01-01T00:00:00Z"))
 }
 
 fn now() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 23, 16, 0, 0).unwrap()
+    at("2026-11-23T16:00:00Z")
 }
 
 fn render(channel: &Slack, seed: &SeedEvent) -> Value {
@@ -91,41 +63,17 @@ fn render(channel: &Slack, seed: &SeedEvent) -> Value {
 
 #[test]
 fn every_seed_matches_its_golden_file() {
-    let bless = std::env::var_os("HERALD_BLESS").is_some();
     let seeds = seed_events();
     assert!(seeds.len() >= 26, "only {} seeds", seeds.len());
-    let mut stale = Vec::new();
+    let mut goldens = Goldens::new(GOLDEN);
     for format in FORMATS {
         let channel = slack(format);
-        let dir = golden_dir(format);
-        std::fs::create_dir_all(&dir).unwrap();
-        let mut expected_files = BTreeSet::new();
         for seed in &seeds {
-            let file = dir.join(format!("{}.json", seed.name));
-            expected_files.insert(file.clone());
-            let mut text = serde_json::to_string_pretty(&render(&channel, seed)).unwrap();
-            text.push('\n');
-            if bless {
-                std::fs::write(&file, &text).unwrap();
-            } else if std::fs::read_to_string(&file).ok().as_deref() != Some(text.as_str()) {
-                stale.push(format!("{format}/{}", seed.name));
-            }
+            goldens.check(format, &seed.name, &render(&channel, seed));
         }
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if !expected_files.contains(&path) {
-                if bless {
-                    std::fs::remove_file(&path).unwrap();
-                } else {
-                    stale.push(format!("{} has no seed", path.display()));
-                }
-            }
-        }
+        goldens.sweep(format);
     }
-    assert!(
-        stale.is_empty(),
-        "golden files out of date (HERALD_BLESS=1 cargo test -p herald-slack rewrites them): {stale:#?}"
-    );
+    goldens.assert_current("cargo test -p herald-slack");
 }
 
 /// Length as Slack limits count it (never fewer than characters).

@@ -82,13 +82,10 @@ impl Channel for Teams {
         get: &dyn Fn(&str) -> Option<String>,
     ) -> Option<serde_json::Map<String, serde_json::Value>> {
         get("TEAMS_WEBHOOK_URL")?;
-        let mut d = serde_json::Map::new();
-        d.insert("name".into(), "teams".into());
-        d.insert("channel".into(), "teams".into());
-        d.insert("events".into(), env_events(get).into());
+        let mut d = herald_core::env::destination("teams", get);
         d.insert(
             "url".into(),
-            serde_json::json!({"from": {"env": "TEAMS_WEBHOOK_URL"}}),
+            herald_core::env::from_env("TEAMS_WEBHOOK_URL"),
         );
         if let Some(f) = get("TEAMS_FORMAT") {
             d.insert("format".into(), f.into());
@@ -108,11 +105,7 @@ impl Channel for Teams {
             .url
             .resolve()
             .map_err(|e| BuildError::new("url", e.to_string()))?;
-        let parsed = reqwest::Url::parse(url.expose())
-            .map_err(|e| BuildError::new("url", format!("not a valid URL: {e}")))?;
-        if !matches!(parsed.scheme(), "http" | "https") {
-            return Err(BuildError::new("url", "the URL must be http or https"));
-        }
+        let parsed = herald_core::endpoint::web_url("url", url.expose())?;
         let kind = settings
             .webhook_type
             .resolve(parsed.host_str().unwrap_or_default());
@@ -146,24 +139,6 @@ impl Channel for Teams {
             body: String::from_utf8_lossy(&payload.body).into_owned(),
         }
     }
-}
-
-/// `HERALD_EVENTS` (comma-separated patterns), or every default subject.
-fn env_events(get: &dyn Fn(&str) -> Option<String>) -> Vec<String> {
-    get("HERALD_EVENTS").map_or_else(
-        || {
-            herald_core::config::DEFAULT_SUBJECTS
-                .iter()
-                .map(|s| (*s).to_owned())
-                .collect()
-        },
-        |v| {
-            v.split(',')
-                .map(|s| s.trim().to_owned())
-                .filter(|s| !s.is_empty())
-                .collect()
-        },
-    )
 }
 
 #[cfg(test)]

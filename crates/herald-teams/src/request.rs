@@ -1,27 +1,6 @@
 //! A rendered Teams request, and how its URL is shown.
 
-use std::fmt;
-
-/// The webhook URL. Its `Debug` hides it: the URL is the credential.
-#[derive(Clone)]
-pub struct Endpoint(reqwest::Url);
-
-impl Endpoint {
-    pub(crate) fn new(url: reqwest::Url) -> Self {
-        Self(url)
-    }
-
-    /// The URL itself. Do not log it.
-    pub fn expose(&self) -> &reqwest::Url {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Endpoint {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Endpoint(<redacted>)")
-    }
-}
+pub use herald_core::endpoint::Endpoint;
 
 /// A rendered card, ready to post.
 #[derive(Debug, Clone)]

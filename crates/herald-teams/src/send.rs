@@ -116,23 +116,10 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use herald_core::outcome::Failure;
-    use reqwest::header::HeaderMap;
+    use herald_testkit::failure;
 
     fn reply(status: u16, body: &str) -> HttpReply {
-        HttpReply {
-            status,
-            headers: HeaderMap::new(),
-            body: body.as_bytes().to_vec(),
-            retry_after: None,
-        }
-    }
-
-    fn failure(o: &Outcome) -> &Failure {
-        match o {
-            Outcome::Retry(f) | Outcome::Permanent(f) => f,
-            Outcome::Delivered { .. } => panic!("delivered: {o:?}"),
-        }
+        herald_testkit::http_reply(status, &[], body)
     }
 
     const THROTTLED: &str = "Webhook message delivery failed with error: Microsoft Teams endpoint returned HTTP error 429 with ContextId tcid=0,server=msgapi-production-eus-azsc2-4-170,cv=deadbeef.0..";

@@ -1,42 +1,21 @@
 use super::*;
-use herald_core::config::FleetConfig;
-use herald_core::envelope::{IngestLimits, RawEvent, ingest};
-use herald_core::worker::prepare;
+use herald_testkit::{at, envelope, example_settings, try_destination};
 use serde_json::{Value, json};
 
 fn build(yaml_tail: &str) -> Result<Teams, String> {
-    let yaml = format!(
-        "destinations:\n  - name: ops-teams\n    channel: teams\n    events: [\"rotation.>\"]\n{yaml_tail}"
-    );
-    let config = FleetConfig::from_yaml(&yaml, "f.yaml").map_err(|e| e.to_string())?;
-    prepare::<Teams>(&config, "f.yaml")
-        .map(|mut v| v.remove(0).channel)
-        .map_err(|e| e.to_string())
+    try_destination("ops-teams", yaml_tail)
 }
 
 fn ctx() -> DeliveryContext {
-    DeliveryContext::one_off(
-        "ops-teams",
-        "e1",
-        chrono::DateTime::parse_from_rfc3339("2026-11-23T15:00:00Z")
-            .unwrap()
-            .into(),
-    )
+    DeliveryContext::one_off("ops-teams", "e1", at("2026-11-23T15:00:00Z"))
 }
 
 fn event(subject: &str, payload: &Value) -> Envelope {
-    ingest(
-        &RawEvent {
-            subject,
-            payload: payload.to_string().as_bytes(),
-            headers: None,
-            published: chrono::DateTime::parse_from_rfc3339("2026-11-23T14:30:00Z")
-                .unwrap()
-                .into(),
-        },
-        IngestLimits::default(),
+    envelope(
+        subject,
+        payload.to_string().as_bytes(),
+        at("2026-11-23T14:30:00Z"),
     )
-    .unwrap()
 }
 
 fn card(t: &Teams, e: &Envelope) -> Value {
@@ -255,9 +234,5 @@ fn env_only_configuration() {
 /// The example configuration's Teams destinations, if it has any, are valid.
 #[test]
 fn the_example_configuration_parses() {
-    let text = include_str!("../../../deploy/config/fleet.example.yaml");
-    let config = FleetConfig::from_yaml(text, "fleet.example.yaml").unwrap();
-    for d in config.destinations_for("teams") {
-        d.settings::<TeamsSettings>("fleet.example.yaml").unwrap();
-    }
+    example_settings::<TeamsSettings>("teams");
 }

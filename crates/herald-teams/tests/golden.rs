@@ -10,45 +10,26 @@
     reason = "test helpers: a panic with the value is the clearest failure"
 )]
 
-use std::path::{Path, PathBuf};
-
-use herald_core::config::FleetConfig;
-use herald_core::envelope::{IngestLimits, RawEvent, ingest};
-use herald_core::worker::prepare;
 use herald_core::{Channel, DeliveryContext, Envelope};
 use herald_teams::{Format, MAX_BODY_BYTES, Teams};
-use herald_testkit::{SeedEvent, seed_event, seed_events};
+use herald_testkit::{Goldens, SeedEvent, at, destination, seed_envelope, seed_event, seed_events};
 use serde_json::Value;
 
 const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden");
 const SCHEMA: &str = include_str!("../../../tests/fixtures/adaptive-card-1.5.0.schema.json");
 
 fn teams(format: Format) -> Teams {
-    let yaml = format!(
-        "destinations:\n  - name: ops-teams\n    channel: teams\n    events: [\"rotation.>\"]\n    url: https://contoso.webhook.office.com/webhookb2/x\n    format: {}\n",
+    let keys = format!(
+        "    url: https://contoso.webhook.office.com/webhookb2/x
+    format: {}
+",
         format.as_str()
     );
-    let config = FleetConfig::from_yaml(&yaml, "golden.yaml").unwrap();
-    prepare::<Teams>(&config, "golden.yaml")
-        .unwrap()
-        .remove(0)
-        .channel
+    destination("ops-teams", &keys)
 }
 
 fn envelope(seed: &SeedEvent) -> Envelope {
-    let payload = seed.payload();
-    ingest(
-        &RawEvent {
-            subject: &seed.subject,
-            payload: &payload,
-            headers: None,
-            published: chrono::DateTime::parse_from_rfc3339("2026-11-23T16:00:00Z")
-                .unwrap()
-                .into(),
-        },
-        IngestLimits::default(),
-    )
-    .unwrap_or_else(|e| panic!("{}: {e}", seed.name))
+    seed_envelope(seed, at("2026-11-23T16:00:00Z"))
 }
 
 fn render(t: &Teams, seed: &SeedEvent) -> Vec<u8> {
@@ -59,37 +40,17 @@ fn render(t: &Teams, seed: &SeedEvent) -> Vec<u8> {
         .to_vec()
 }
 
-fn golden_path(format: Format, seed: &SeedEvent) -> PathBuf {
-    Path::new(GOLDEN)
-        .join(format.as_str())
-        .join(format!("{}.json", seed.name))
-}
-
 #[test]
 fn bodies_match_the_golden_files() {
-    let bless = std::env::var_os("HERALD_BLESS").is_some();
-    let mut stale = Vec::new();
+    let mut goldens = Goldens::new(GOLDEN);
     for format in [Format::Adaptive, Format::MessageCard] {
         let t = teams(format);
         for seed in seed_events() {
             let body: Value = serde_json::from_slice(&render(&t, &seed)).unwrap();
-            let mut text = serde_json::to_string_pretty(&body).unwrap();
-            text.push('\n');
-            let path = golden_path(format, &seed);
-            if bless {
-                std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-                std::fs::write(&path, &text).unwrap();
-            }
-            if std::fs::read_to_string(&path).unwrap_or_default() != text {
-                stale.push(path.display().to_string());
-            }
+            goldens.check(format.as_str(), &seed.name, &body);
         }
     }
-    assert!(
-        stale.is_empty(),
-        "golden files differ (HERALD_BLESS=1 cargo test -p herald-teams --test golden rewrites them):\n{}",
-        stale.join("\n")
-    );
+    goldens.assert_current("cargo test -p herald-teams --test golden");
 }
 
 #[test]

@@ -8,38 +8,23 @@
 
 use std::time::Duration;
 
-use herald_core::config::FleetConfig;
-use herald_core::envelope::{IngestLimits, RawEvent, ingest};
-use herald_core::outcome::{Failure, Outcome};
-use herald_core::worker::prepare;
+use herald_core::outcome::Outcome;
 use herald_core::{Channel, DeliveryContext, Envelope};
 use herald_teams::{Teams, TeamsRequest};
-use herald_testkit::{Receiver, Reply};
+use herald_testkit::{Receiver, Reply, destination, envelope, failure};
 
 const THROTTLED: &str = "Webhook message delivery failed with error: Microsoft Teams endpoint returned HTTP error 429 with ContextId tcid=0,server=msgapi-production-eus-azsc2-4-170,cv=deadbeef.0..";
 
 fn teams(yaml_tail: &str) -> Teams {
-    let yaml = format!(
-        "destinations:\n  - name: ops-teams\n    channel: teams\n    events: [\"rotation.>\"]\n{yaml_tail}"
-    );
-    let config = FleetConfig::from_yaml(&yaml, "t.yaml").unwrap();
-    prepare::<Teams>(&config, "t.yaml")
-        .unwrap()
-        .remove(0)
-        .channel
+    destination("ops-teams", yaml_tail)
 }
 
 fn event() -> Envelope {
-    ingest(
-        &RawEvent {
-            subject: "rotation.failed",
-            payload: br#"{"id":"e1","source":"dsops","service":"postgres-prod","environment":"production"}"#,
-            headers: None,
-            published: chrono::Utc::now(),
-        },
-        IngestLimits::default(),
+    envelope(
+        "rotation.failed",
+        br#"{"id":"e1","source":"dsops","service":"postgres-prod","environment":"production"}"#,
+        chrono::Utc::now(),
     )
-    .unwrap()
 }
 
 fn ctx() -> DeliveryContext {
@@ -49,13 +34,6 @@ fn ctx() -> DeliveryContext {
 async fn send(t: &Teams) -> (Outcome, TeamsRequest) {
     let req = t.render(&event(), &ctx()).unwrap();
     (t.send(&req, &ctx()).await, req)
-}
-
-fn failure(o: &Outcome) -> &Failure {
-    match o {
-        Outcome::Retry(f) | Outcome::Permanent(f) => f,
-        Outcome::Delivered { .. } => panic!("delivered: {o:?}"),
-    }
 }
 
 #[tokio::test]

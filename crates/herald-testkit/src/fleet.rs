@@ -9,7 +9,8 @@ use tempfile::TempDir;
 use crate::yaml::to_yaml;
 
 /// A fleet configuration document: `nats.url`, quick worker tuning
-/// (`pull_expires: 1s`, `shutdown_timeout: 10s`) and the given destinations.
+/// (`pull_expires: 1s`, `shutdown_timeout: 10s`, metrics on a free loopback
+/// port) and the given destinations.
 /// Change any key before writing it with [`ConfigFile::write`].
 pub fn fleet(nats_url: &str, destinations: &[Value]) -> Value {
     json!({
@@ -17,6 +18,8 @@ pub fn fleet(nats_url: &str, destinations: &[Value]) -> Value {
         "worker": {
             "pull_expires": "1s",
             "shutdown_timeout": "10s",
+            // Any free port: tests run many workers at once.
+            "metrics_listen": "127.0.0.1:0",
         },
         "destinations": destinations,
     })

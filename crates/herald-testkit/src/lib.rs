@@ -1,8 +1,9 @@
 //! Test support for Herald's end-to-end tests: real processes, real sockets,
 //! waits with deadlines.
 //!
-//! Nothing here mocks NATS or HTTP. Every test starts its own `nats-server`
-//! on a free loopback port with a temporary store, and its own HTTP receivers.
+//! Nothing here mocks NATS, HTTP or SMTP. Every test starts its own `nats-server`
+//! on a free loopback port with a temporary store, and its own HTTP receivers
+//! and SMTP server.
 //! Nothing waits a fixed time for something to happen: conditions are polled
 //! (or notified) up to a deadline, and a timeout says what was awaited.
 //!
@@ -20,32 +21,50 @@
 //!   ([`fleet()`], [`webhook`]) written by [`ConfigFile`].
 //! - [`events`]: publishing events with `Nats-Msg-Id` and awaiting the PubAck;
 //!   [`wait_for_consumer`], the readiness check for a worker process.
+//! - [`channel`]: channel test scaffolding: [`destination`] from YAML,
+//!   [`envelope`] and [`seed_envelope`], fixed times ([`at`]) and contexts.
+//! - [`golden`]: [`Goldens`], golden files compared or rewritten (`HERALD_BLESS=1`).
 //! - [`dlq`]: reading [`DeadLetter`]s back from `HERALD_DLQ`.
+//! - [`metrics`]: reading a scraped `/metrics` exposition ([`Scrape`]).
 //! - [`seeds`]: the seed events in `tests/fixtures/events/` ([`seed_events`],
 //!   [`seed_event`]): realistic dsops, Headwind, CertifyClouds and MazeVault
 //!   events plus a hostile one, the input of every channel's golden-file tests.
+//! - [`smtp`]: [`SmtpServer`], a real SMTP server (Python's `aiosmtpd`, with
+//!   STARTTLS and AUTH) scripted per recipient and stoppable, keeping every
+//!   message it accepted ([`SmtpMessage`]).
 //! - [`yaml`]: JSON values as block YAML.
 
 pub mod binaries;
+pub mod channel;
 pub mod dlq;
 pub mod events;
 pub mod fleet;
+pub mod golden;
+pub mod metrics;
 pub mod nats;
 pub mod receiver;
 pub mod seeds;
+pub mod smtp;
 pub mod wait;
 pub mod worker;
 pub mod yaml;
 
 pub use binaries::binary;
+pub use channel::{
+    at, context, destination, envelope, example_settings, failure, http_reply, seed_envelope,
+    try_destination,
+};
 pub use dlq::{DLQ_STREAM, DeadLetter, dead_letters, wait_for_dead_letters};
 pub use events::{
     EVENT_STREAM, event, publish, publish_all, publish_with_headers, wait_for_consumer,
     wait_for_consumer_idle,
 };
 pub use fleet::{ConfigFile, fleet, webhook, write_fleet_config};
+pub use golden::Goldens;
+pub use metrics::{Sample, Scrape};
 pub use nats::{NatsServer, free_port};
 pub use receiver::{Receiver, Recorded, Reply, Responder};
 pub use seeds::{SEED_DIR, SeedEvent, load_seed_events, seed_event, seed_events};
+pub use smtp::{SmtpMessage, SmtpScript, SmtpServer};
 pub use wait::{wait_for_some, wait_until};
 pub use worker::{Finished, WorkerCommand, WorkerProcess};

@@ -2,6 +2,7 @@
 
 use std::ffi::OsString;
 use std::fs::File;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::Duration;
@@ -30,12 +31,17 @@ pub struct WorkerCommand {
 }
 
 impl WorkerCommand {
-    /// `<binary> --config <config>`, logging at `info` unless `env` says otherwise.
+    /// `<binary> --config <config>`, logging at `info` and serving metrics on a
+    /// free loopback port (`HERALD_METRICS_LISTEN=127.0.0.1:0`, so parallel
+    /// workers never fight over the default port) unless `env` says otherwise.
     pub fn new(binary: &str, config: &Path) -> Self {
         Self {
             binary: binary.to_string(),
             args: vec!["--config".into(), config.as_os_str().to_owned()],
-            env: vec![("HERALD_LOG".into(), "info".into())],
+            env: vec![
+                ("HERALD_LOG".into(), "info".into()),
+                ("HERALD_METRICS_LISTEN".into(), "127.0.0.1:0".into()),
+            ],
         }
     }
 
@@ -184,6 +190,28 @@ impl WorkerProcess {
         self.exited.is_none() && matches!(self.child.try_wait(), Ok(None))
     }
 
+    /// The address its `/metrics`, `/healthz` and `/readyz` server bound, read
+    /// from its log (`Serving /metrics, ... address=<addr>`), waiting for it.
+    ///
+    /// # Errors
+    /// When it does not log the address within `deadline`.
+    pub async fn metrics_addr(&mut self, deadline: Duration) -> Result<SocketAddr> {
+        let end = Instant::now() + deadline;
+        loop {
+            if let Some(addr) = metrics_addr_in(&self.stderr()) {
+                return Ok(addr);
+            }
+            if !self.is_running() || Instant::now() >= end {
+                bail!(
+                    "{} did not log its metrics address; stderr:\n{}",
+                    self.name,
+                    self.stderr()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Where its standard error is written.
     pub fn stderr_path(&self) -> PathBuf {
         self.logs.path().join("stderr.log")
@@ -209,8 +237,53 @@ impl Drop for WorkerProcess {
     }
 }
 
+/// The address in a `Serving /metrics ... address=<addr>` log line (text or
+/// JSON logs, with or without colours).
+fn metrics_addr_in(log: &str) -> Option<SocketAddr> {
+    let line = log.lines().find(|l| l.contains("Serving /metrics"))?;
+    let plain = strip_ansi(line);
+    let at = plain.find("address")?;
+    plain[at + "address".len()..]
+        .trim_start_matches(|c: char| c == '"' || c == '=' || c == ':' || c.is_whitespace())
+        .split(|c: char| c == '"' || c == ',' || c == '}' || c.is_whitespace())
+        .next()?
+        .parse()
+        .ok()
+}
+
+fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 fn read_lossy(path: &Path) -> String {
     std::fs::read(path)
         .map(|b| String::from_utf8_lossy(&b).into_owned())
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_metrics_address_is_read_from_text_and_json_logs() {
+        let text = "2025 INFO herald_core::worker: Serving /metrics, /healthz and /readyz. \u{1b}[3maddress\u{1b}[0m\u{1b}[2m=\u{1b}[0m127.0.0.1:41234\n";
+        assert_eq!(metrics_addr_in(text), "127.0.0.1:41234".parse().ok());
+        let json = r#"{"fields":{"message":"Serving /metrics, /healthz and /readyz.","address":"127.0.0.1:9"}}"#;
+        assert_eq!(metrics_addr_in(json), "127.0.0.1:9".parse().ok());
+        assert_eq!(metrics_addr_in("nothing"), None);
+    }
 }

@@ -92,28 +92,8 @@ impl Channel for Webhook {
         get: &dyn Fn(&str) -> Option<String>,
     ) -> Option<serde_json::Map<String, serde_json::Value>> {
         get("WEBHOOK_URL")?;
-        let events: Vec<String> = get("HERALD_EVENTS").map_or_else(
-            || {
-                herald_core::config::DEFAULT_SUBJECTS
-                    .iter()
-                    .map(|s| (*s).to_string())
-                    .collect()
-            },
-            |v| {
-                v.split(',')
-                    .map(|s| s.trim().to_string())
-                    .filter(|s| !s.is_empty())
-                    .collect()
-            },
-        );
-        let mut d = serde_json::Map::new();
-        d.insert("name".into(), "webhook".into());
-        d.insert("channel".into(), "webhook".into());
-        d.insert("events".into(), events.into());
-        d.insert(
-            "url".into(),
-            serde_json::json!({"from": {"env": "WEBHOOK_URL"}}),
-        );
+        let mut d = herald_core::env::destination("webhook", get);
+        d.insert("url".into(), herald_core::env::from_env("WEBHOOK_URL"));
         if get("WEBHOOK_SECRET").is_some() {
             d.insert(
                 "signing".into(),
@@ -138,11 +118,7 @@ impl Channel for Webhook {
         timeout: Duration,
     ) -> Result<Self, BuildError> {
         let url = resolve("url", &settings.url)?;
-        let parsed = reqwest::Url::parse(url.expose())
-            .map_err(|e| BuildError::new("url", format!("not a valid URL: {e}")))?;
-        if !matches!(parsed.scheme(), "http" | "https") {
-            return Err(BuildError::new("url", "the URL must be http or https"));
-        }
+        let parsed = herald_core::endpoint::web_url("url", url.expose())?;
         let mut headers = HeaderMap::new();
         for (name, value) in &settings.headers {
             let field = format!("headers.{name}");

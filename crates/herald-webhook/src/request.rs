@@ -1,29 +1,8 @@
 //! A rendered webhook request.
 
-use std::fmt;
-
 use reqwest::header::{HeaderMap, HeaderValue};
 
-/// The endpoint. Its `Debug` hides it: URLs often carry tokens.
-#[derive(Clone)]
-pub struct Endpoint(reqwest::Url);
-
-impl Endpoint {
-    pub(crate) fn new(url: reqwest::Url) -> Self {
-        Self(url)
-    }
-
-    /// The URL itself. Do not log it.
-    pub fn expose(&self) -> &reqwest::Url {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Endpoint {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Endpoint(<redacted>)")
-    }
-}
+pub use herald_core::endpoint::Endpoint;
 
 /// A rendered request, ready to send. Header values that are credentials are
 /// marked sensitive (`HeaderValue::is_sensitive`) and never shown.

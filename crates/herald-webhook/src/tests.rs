@@ -1,16 +1,8 @@
 use super::*;
-use herald_core::config::FleetConfig;
-use herald_core::envelope::{IngestLimits, RawEvent, ingest};
-use herald_core::worker::prepare;
+use herald_testkit::{at, envelope, example_settings, try_destination};
 
 fn build(yaml_tail: &str) -> Result<Webhook, String> {
-    let yaml = format!(
-        "destinations:\n  - name: hook\n    channel: webhook\n    events: [\"rotation.>\"]\n{yaml_tail}"
-    );
-    let config = FleetConfig::from_yaml(&yaml, "f.yaml").map_err(|e| e.to_string())?;
-    prepare::<Webhook>(&config, "f.yaml")
-        .map(|mut v| v.remove(0).channel)
-        .map_err(|e| e.to_string())
+    try_destination("hook", yaml_tail)
 }
 
 fn ctx() -> DeliveryContext {
@@ -18,24 +10,17 @@ fn ctx() -> DeliveryContext {
         destination: "hook".into(),
         idempotency_key: "msg_abc".into(),
         attempt: 1,
-        now: chrono::DateTime::parse_from_rfc3339("2025-12-09T14:30:00Z")
-            .unwrap()
-            .into(),
+        now: at("2025-12-09T14:30:00Z"),
         memory: herald_core::memory::Memory::local(),
     }
 }
 
 fn event() -> Envelope {
-    ingest(
-        &RawEvent {
-            subject: "rotation.failed",
-            payload: br#"{"id":"e1","service":"pg","error":"x"}"#,
-            headers: None,
-            published: chrono::Utc::now(),
-        },
-        IngestLimits::default(),
+    envelope(
+        "rotation.failed",
+        br#"{"id":"e1","service":"pg","error":"x"}"#,
+        chrono::Utc::now(),
     )
-    .unwrap()
 }
 
 #[test]
@@ -117,11 +102,5 @@ fn env_only_configuration() {
 /// The example configuration shipped in `deploy/config` stays valid.
 #[test]
 fn the_example_configuration_parses() {
-    let text = include_str!("../../../deploy/config/fleet.example.yaml");
-    let config = FleetConfig::from_yaml(text, "fleet.example.yaml").unwrap();
-    let hooks: Vec<_> = config.destinations_for("webhook").collect();
-    assert_eq!(hooks.len(), 4);
-    for d in hooks {
-        d.settings::<WebhookSettings>("fleet.example.yaml").unwrap();
-    }
+    assert_eq!(example_settings::<WebhookSettings>("webhook").len(), 4);
 }

@@ -20,6 +20,7 @@ pub use load::{ConfigError, ConfigErrors};
 pub use secret::{Secret, SecretError, SecretRef, SecretSource};
 
 use std::collections::HashSet;
+use std::net::SocketAddr;
 
 use serde::Deserialize;
 use serde_saphyr::Spanned;
@@ -45,6 +46,13 @@ pub struct FleetConfig {
     /// Worker tuning shared by every destination.
     #[serde(default)]
     pub worker: WorkerConfig,
+    /// Per-destination status records (last success, last error, broken) that
+    /// `herald status` reads.
+    #[serde(default)]
+    pub status: StatusConfig,
+    /// Where `herald dlq replay` puts events for one destination to take again.
+    #[serde(default)]
+    pub replay: ReplayConfig,
     /// Where events go.
     #[serde(default)]
     pub destinations: Vec<Spanned<Destination>>,
@@ -265,6 +273,23 @@ pub struct WorkerConfig {
     /// included; when reached, that destination's consumer pauses.
     #[serde(default = "default_max_ack_pending")]
     pub max_ack_pending: i64,
+    /// Address of the HTTP server for `/metrics`, `/healthz` and `/readyz`;
+    /// `null` turns it off. Port 0 picks a free port (the worker logs the address).
+    /// `HERALD_METRICS_LISTEN` overrides it (`off` turns it off).
+    #[serde(default = "default_metrics_listen")]
+    pub metrics_listen: Option<SocketAddr>,
+    /// How often the consumer gauges (pending, ack pending, redelivered) are
+    /// read from JetStream.
+    #[serde(default = "default_metrics_refresh")]
+    pub metrics_refresh: HumanDuration,
+}
+
+fn default_metrics_listen() -> Option<SocketAddr> {
+    Some(SocketAddr::from(([0, 0, 0, 0], 9464)))
+}
+
+fn default_metrics_refresh() -> HumanDuration {
+    HumanDuration::from_secs(15)
 }
 
 fn default_max_ack_pending() -> i64 {
@@ -305,16 +330,107 @@ impl Default for WorkerConfig {
             pull_expires: default_pull_expires(),
             max_batch: default_max_batch(),
             max_ack_pending: default_max_ack_pending(),
+            metrics_listen: default_metrics_listen(),
+            metrics_refresh: default_metrics_refresh(),
+        }
+    }
+}
+
+/// The status records bucket: one small record per destination, written by the
+/// workers when its state changes (throttled) and read by `herald status`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusConfig {
+    /// Key-value bucket name.
+    #[serde(default = "default_status_bucket")]
+    pub bucket: String,
+    /// Replicas.
+    #[serde(default = "one")]
+    pub replicas: usize,
+    /// Longest time a changed record waits before it is written; a change of
+    /// state (failing, recovered, broken) is written at once, at most once a second.
+    #[serde(default = "default_status_interval")]
+    pub interval: HumanDuration,
+}
+
+fn default_status_bucket() -> String {
+    "herald_status".to_string()
+}
+
+fn default_status_interval() -> HumanDuration {
+    HumanDuration::from_secs(10)
+}
+
+impl Default for StatusConfig {
+    fn default() -> Self {
+        Self {
+            bucket: default_status_bucket(),
+            replicas: 1,
+            interval: default_status_interval(),
+        }
+    }
+}
+
+/// The replay stream: `herald dlq replay` publishes dead letters there, one
+/// subject per destination, and only that destination takes them again.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplayConfig {
+    /// Stream name.
+    #[serde(default = "default_replay_stream")]
+    pub stream: String,
+    /// Subject prefix; replays for a destination go to `<prefix>.<destination>`.
+    #[serde(default = "default_replay_prefix")]
+    pub subject_prefix: String,
+    /// How long replayed events are kept.
+    #[serde(default = "default_stream_max_age")]
+    pub max_age: HumanDuration,
+    /// Replicas.
+    #[serde(default = "one")]
+    pub replicas: usize,
+}
+
+fn default_replay_stream() -> String {
+    "HERALD_REPLAY".to_string()
+}
+
+fn default_replay_prefix() -> String {
+    "herald.replay".to_string()
+}
+
+impl Default for ReplayConfig {
+    fn default() -> Self {
+        Self {
+            stream: default_replay_stream(),
+            subject_prefix: default_replay_prefix(),
+            max_age: default_stream_max_age(),
+            replicas: 1,
         }
     }
 }
 
 impl FleetConfig {
-    /// Applies environment overrides (`NATS_URL`), reading variables through `get`.
+    /// Applies environment overrides (`NATS_URL`, `HERALD_METRICS_LISTEN`),
+    /// reading variables through `get`. An unparsable `HERALD_METRICS_LISTEN` is
+    /// ignored here and reported by [`FleetConfig::env_problems`].
     pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) {
         if let Some(url) = get("NATS_URL").filter(|u| !u.is_empty()) {
             self.nats.url = url;
         }
+        if let Some(listen) = get("HERALD_METRICS_LISTEN").filter(|u| !u.is_empty())
+            && let Ok(addr) = parse_listen(&listen)
+        {
+            self.worker.metrics_listen = addr;
+        }
+    }
+
+    /// Environment overrides that cannot be used, one message each.
+    pub fn env_problems(get: impl Fn(&str) -> Option<String>) -> Vec<String> {
+        get("HERALD_METRICS_LISTEN")
+            .filter(|u| !u.is_empty())
+            .and_then(|v| parse_listen(&v).err())
+            .into_iter()
+            .collect()
     }
 
     /// The destinations served by `channel`.
@@ -374,6 +490,17 @@ impl FleetConfig {
         }
         errors
     }
+}
+
+/// `off` (or `none`) for no server, else `host:port`.
+fn parse_listen(value: &str) -> Result<Option<SocketAddr>, String> {
+    let v = value.trim();
+    if v.eq_ignore_ascii_case("off") || v.eq_ignore_ascii_case("none") {
+        return Ok(None);
+    }
+    v.parse().map(Some).map_err(|e| {
+        format!("HERALD_METRICS_LISTEN=`{v}` is not `off` or an address such as 0.0.0.0:9464: {e}")
+    })
 }
 
 #[cfg(test)]

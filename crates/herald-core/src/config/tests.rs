@@ -124,6 +124,30 @@ fn nats_url_comes_from_the_environment() {
 }
 
 #[test]
+fn the_metrics_server_is_on_by_default_and_can_be_moved_or_turned_off() {
+    let c = FleetConfig::from_yaml("{}", "f.yaml").unwrap();
+    assert_eq!(
+        c.worker.metrics_listen,
+        Some(std::net::SocketAddr::from(([0, 0, 0, 0], 9464)))
+    );
+    assert_eq!(c.status.bucket, "herald_status");
+    assert_eq!(c.replay.subject_prefix, "herald.replay");
+    let c = FleetConfig::from_yaml("worker: {metrics_listen: null}", "f.yaml").unwrap();
+    assert_eq!(c.worker.metrics_listen, None);
+    let mut c =
+        FleetConfig::from_yaml("worker: {metrics_listen: \"127.0.0.1:0\"}", "f.yaml").unwrap();
+    assert_eq!(c.worker.metrics_listen.map(|a| a.port()), Some(0));
+    c.apply_env(|k| (k == "HERALD_METRICS_LISTEN").then(|| "off".to_string()));
+    assert_eq!(c.worker.metrics_listen, None);
+    let env =
+        |v: &'static str| move |k: &str| (k == "HERALD_METRICS_LISTEN").then(|| v.to_string());
+    assert!(FleetConfig::env_problems(env("127.0.0.1:9000")).is_empty());
+    assert_eq!(FleetConfig::env_problems(env("nine")).len(), 1);
+    let e = first_error("worker: {metrics_listen: localhost}");
+    assert!(e.field.contains("metrics_listen"), "{e}");
+}
+
+#[test]
 fn when_filters_events() {
     let c = FleetConfig::from_yaml(GOOD, "fleet.yaml").unwrap();
     let when = &c.destinations[0].value.when;

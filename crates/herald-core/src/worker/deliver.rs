@@ -13,9 +13,20 @@ use super::stats::Count;
 use crate::channel::{Channel, DeliveryContext};
 use crate::dlq::{DeadLetter, DeadLetterReason};
 use crate::envelope::{RawEvent, ingest};
+use crate::metrics::{AttemptOutcome, failure_reason};
 use crate::outcome::{Failure, Outcome};
 use crate::receipts::{Receipt, idempotency_key, receipt_key};
+use crate::replay;
 use crate::retry::Decision;
+
+/// Where a message was pulled from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Source {
+    /// The event stream.
+    Live,
+    /// The destination's replay subject (`herald dlq replay`).
+    Replay,
+}
 
 /// How long to wait before retrying when NATS itself (receipts, DLQ) failed.
 const INFRA_RETRY: Duration = Duration::from_secs(5);
@@ -28,6 +39,7 @@ pub(super) async fn deliver<C: Channel>(
     rt: Arc<DestinationRuntime<C>>,
     msg: Message,
     _slot: OwnedSemaphorePermit,
+    source: Source,
 ) {
     let (attempt, published) = match msg.info() {
         Ok(i) => (
@@ -40,8 +52,15 @@ pub(super) async fn deliver<C: Channel>(
             return;
         }
     };
+    let (subject, forced) = match source {
+        Source::Live => (msg.subject.as_str(), false),
+        Source::Replay => (
+            replay::original_subject(msg.headers.as_ref()).unwrap_or(msg.subject.as_str()),
+            replay::forced(msg.headers.as_ref()),
+        ),
+    };
     let raw = RawEvent {
-        subject: msg.subject.as_str(),
+        subject,
         payload: &msg.payload,
         headers: msg.headers.as_ref(),
         published,
@@ -50,6 +69,10 @@ pub(super) async fn deliver<C: Channel>(
         Ok(e) => e,
         Err(e) => {
             let error = e.to_string();
+            rt.metrics.failed("bad_input");
+            rt.shared
+                .status
+                .local_error(&rt.name, C::NAME, Utc::now(), &error);
             let letter = DeadLetter::local(DeadLetterReason::BadInput, &error, attempt);
             dead_letter(&rt, &msg, &letter).await;
             return;
@@ -61,7 +84,12 @@ pub(super) async fn deliver<C: Channel>(
         return;
     }
     let key = receipt_key(&rt.name, &event.id);
-    match rt.shared.receipts.get(&key).await {
+    let receipt = if forced {
+        Ok(None)
+    } else {
+        rt.shared.receipts.get(&key).await
+    };
+    match receipt {
         Ok(Some(_)) => {
             debug!(destination = %rt.name, event = %event.id, "Already delivered; acking the redelivery.");
             rt.stats.bump(Count::Duplicate);
@@ -90,14 +118,20 @@ pub(super) async fn deliver<C: Channel>(
         Ok(p) => p,
         Err(e) => {
             let error = e.to_string();
+            rt.metrics.failed("render");
+            rt.shared
+                .status
+                .local_error(&rt.name, C::NAME, Utc::now(), &error);
             let letter = DeadLetter::local(DeadLetterReason::Render, &error, attempt);
             dead_letter(&rt, &msg, &letter).await;
             return;
         }
     };
+    let started = tokio::time::Instant::now();
     let outcome = tokio::time::timeout(rt.timeout + SEND_GRACE, rt.channel.send(&payload, &ctx))
         .await
         .unwrap_or_else(|_| Outcome::Retry(Failure::new("the send did not finish in time")));
+    let took = started.elapsed();
     match outcome {
         Outcome::Delivered {
             handle,
@@ -118,11 +152,17 @@ pub(super) async fn deliver<C: Channel>(
             }
             debug!(destination = %rt.name, event = %event.id, status, attempt, "Delivered.");
             rt.stats.bump(Count::Delivered);
+            let now = Utc::now();
+            rt.metrics.attempt(AttemptOutcome::Delivered, took);
+            rt.metrics.sent((now - published).to_std().ok());
+            rt.shared.status.success(&rt.name, C::NAME, now);
             ack(&msg, AckKind::Ack).await;
         }
         Outcome::Retry(failure) => {
-            report_broken(&rt, &failure);
+            rt.metrics.attempt(AttemptOutcome::Retry, took);
+            report_failure(&rt, &failure);
             if failure.throttled {
+                rt.metrics.rate_limited();
                 rt.stats.bump(Count::Throttled);
                 rt.gate
                     .pause_for(failure.retry_after.unwrap_or(Duration::from_secs(1)));
@@ -139,6 +179,7 @@ pub(super) async fn deliver<C: Channel>(
                         "Delivery failed; will retry."
                     );
                     rt.stats.bump(Count::Retried);
+                    rt.metrics.retried();
                     ack(&msg, AckKind::Nak(Some(delay))).await;
                 }
                 Decision::GiveUp => {
@@ -148,16 +189,23 @@ pub(super) async fn deliver<C: Channel>(
             }
         }
         Outcome::Permanent(failure) => {
-            report_broken(&rt, &failure);
+            rt.metrics.attempt(AttemptOutcome::Permanent, took);
+            report_failure(&rt, &failure);
             let letter = letter(DeadLetterReason::Permanent, &failure, attempt);
             dead_letter(&rt, &msg, &letter).await;
         }
     }
 }
 
-/// Says loudly that the destination itself needs fixing.
-fn report_broken<C: Channel>(rt: &DestinationRuntime<C>, failure: &Failure) {
+/// Counts a failed attempt and records it in the status record; says loudly
+/// when the destination itself needs fixing.
+fn report_failure<C: Channel>(rt: &DestinationRuntime<C>, failure: &Failure) {
+    rt.metrics.failed(failure_reason(failure));
+    rt.shared
+        .status
+        .failure(&rt.name, C::NAME, Utc::now(), failure);
     if failure.broken {
+        rt.metrics.broken();
         error!(
             destination = %rt.name, channel = C::NAME, status = failure.status,
             reason = %failure.reason,
@@ -197,6 +245,7 @@ async fn dead_letter<C: Channel>(
                 "Event dead-lettered."
             );
             rt.stats.bump(Count::DeadLettered);
+            rt.metrics.dead_lettered(letter.reason);
             ack(msg, AckKind::Term).await;
         }
         Err(e) => {

@@ -6,12 +6,19 @@
 //! delivered. [`Worker::shutdown`] stops pulling, hands back events not started,
 //! lets in-flight deliveries finish within `worker.shutdown_timeout`, flushes the
 //! acks and drains the connection.
+//!
+//! Each destination also has a durable consumer on its own replay subject
+//! (`herald dlq replay`), delivered through the same path. The worker keeps
+//! Prometheus metrics ([`crate::metrics`]) and writes status records
+//! ([`crate::status`]); [`run`] serves `/metrics`, `/healthz` and `/readyz` on
+//! `worker.metrics_listen`.
 
 mod deliver;
 mod prepare;
 mod runtime;
 mod serial;
 mod stats;
+mod status;
 
 pub use prepare::{Prepared, prepare};
 pub use stats::{DestinationStats, StatsSnapshot};
@@ -32,13 +39,19 @@ use crate::dlq::DeadLetters;
 use crate::envelope::IngestLimits;
 use crate::jetstream::{
     ConsumerSettings, SetupError, connect, consumer_name, ensure_consumer, ensure_dlq_stream,
-    ensure_event_stream, ensure_receipts_bucket,
+    ensure_event_stream, ensure_receipts_bucket, ensure_replay_consumer, ensure_replay_stream,
+    ensure_status_bucket, replay_consumer_name, replay_subject,
 };
 use crate::memory::Memory;
+use crate::metrics::consumers::{Watched, refresh_loop};
+use crate::metrics::{Monitor, server};
 use crate::ratelimit::Gate;
 use crate::receipts::Receipts;
+use crate::status::StatusStore;
+use deliver::Source;
 use runtime::{DestinationRuntime, Shared, pull_loop};
 use serial::Turns;
+use status::StatusBoard;
 
 /// Why a worker could not start.
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +62,9 @@ pub enum StartError {
     /// NATS could not be reached or set up.
     #[error(transparent)]
     Setup(#[from] SetupError),
+    /// The metrics and health address could not be bound.
+    #[error(transparent)]
+    Metrics(#[from] server::BindError),
     /// No destination uses this channel.
     #[error("no destination in {file} uses the `{channel}` channel")]
     NoDestinations {
@@ -67,6 +83,7 @@ pub struct Worker {
     loops: TaskTracker,
     stats: BTreeMap<String, Arc<DestinationStats>>,
     shutdown_timeout: std::time::Duration,
+    monitor: Monitor,
 }
 
 impl Worker {
@@ -75,6 +92,19 @@ impl Worker {
     /// # Errors
     /// [`StartError`] when the configuration is invalid or NATS cannot be set up.
     pub async fn start<C: Channel>(config: &FleetConfig, file: &str) -> Result<Self, StartError> {
+        Self::start_monitored::<C>(config, file, Monitor::default()).await
+    }
+
+    /// Like [`Worker::start`], recording metrics and readiness in `monitor`
+    /// (which an HTTP server may already be serving).
+    ///
+    /// # Errors
+    /// [`StartError`] when the configuration is invalid or NATS cannot be set up.
+    pub async fn start_monitored<C: Channel>(
+        config: &FleetConfig,
+        file: &str,
+        monitor: Monitor,
+    ) -> Result<Self, StartError> {
         let prepared = prepare::<C>(config, file)?;
         if prepared.is_empty() {
             return Err(StartError::NoDestinations {
@@ -87,7 +117,10 @@ impl Worker {
         let stream = ensure_event_stream(&js, &config.stream).await?;
         ensure_dlq_stream(&js, &config.dlq).await?;
         let kv = ensure_receipts_bucket(&js, &config.receipts).await?;
+        let status_kv = ensure_status_bucket(&js, &config.status).await?;
+        let replay_stream = ensure_replay_stream(&js, &config.replay).await?;
         let shared = Arc::new(Shared {
+            status: StatusBoard::new(StatusStore::new(status_kv)),
             memory: Memory::kv(kv.clone()),
             receipts: Receipts::new(kv, client.clone(), &config.receipts.bucket),
             dlq: DeadLetters::new(
@@ -105,6 +138,11 @@ impl Worker {
         });
         let loops = TaskTracker::new();
         let mut stats = BTreeMap::new();
+        let mut watched = Vec::new();
+        let settings = ConsumerSettings {
+            ack_wait: config.worker.ack_wait.0,
+            max_ack_pending: config.worker.max_ack_pending,
+        };
         for p in prepared {
             let name = p.destination.name().to_string();
             let concurrency = usize::try_from(p.concurrency).unwrap_or(1);
@@ -117,29 +155,54 @@ impl Worker {
                 gate: Gate::new(p.rate_limit),
                 slots: Arc::new(Semaphore::new(concurrency)),
                 stats: Arc::new(DestinationStats::default()),
+                metrics: monitor.metrics.destination(C::NAME, &name),
                 memory: shared.memory.scoped(&name),
                 turns: Turns::default(),
                 shared: shared.clone(),
             });
             stats.insert(name.clone(), rt.stats.clone());
-            let settings = ConsumerSettings {
-                ack_wait: config.worker.ack_wait.0,
-                max_ack_pending: config.worker.max_ack_pending,
-            };
             for pattern in &p.destination.events.value {
                 let cname = consumer_name(C::NAME, &name, pattern);
                 let consumer = ensure_consumer(&stream, &cname, pattern, settings).await?;
                 info!(destination = %name, consumer = %cname, filter = %pattern, "Consuming.");
-                loops.spawn(pull_loop(rt.clone(), consumer, cname));
+                watched.push(Watched::new(stream.clone(), C::NAME, &name, &cname));
+                loops.spawn(pull_loop(rt.clone(), consumer, cname, Source::Live));
             }
+            let rname = replay_consumer_name(C::NAME, &name);
+            let rsubject = replay_subject(&config.replay, &name);
+            let consumer =
+                ensure_replay_consumer(&replay_stream, &rname, &rsubject, settings).await?;
+            watched.push(Watched::new(replay_stream.clone(), C::NAME, &name, &rname));
+            loops.spawn(pull_loop(rt.clone(), consumer, rname, Source::Replay));
         }
+        let status_shared = shared.clone();
+        let status_interval = config.status.interval.0;
+        loops.spawn(async move {
+            status_shared
+                .status
+                .run(status_interval, status_shared.cancel.clone())
+                .await;
+        });
+        loops.spawn(refresh_loop(
+            monitor.metrics.clone(),
+            watched,
+            config.worker.metrics_refresh.0,
+            shared.cancel.clone(),
+        ));
+        monitor.health.set_bound(client.clone());
         Ok(Self {
             client,
             shared,
             loops,
             stats,
             shutdown_timeout: config.worker.shutdown_timeout.0,
+            monitor,
         })
+    }
+
+    /// The worker's metrics and readiness.
+    pub fn monitor(&self) -> &Monitor {
+        &self.monitor
     }
 
     /// The live counters of a destination.
@@ -155,6 +218,7 @@ impl Worker {
     /// Stops gracefully: stop pulling, NAK what was not started, let in-flight
     /// deliveries finish (up to `worker.shutdown_timeout`), flush acks, drain.
     pub async fn shutdown(self) {
+        self.monitor.health.set_stopping();
         self.shared.cancel.cancel();
         self.loops.close();
         self.loops.wait().await;
@@ -169,6 +233,7 @@ impl Worker {
                 "Shutdown deadline passed; unfinished deliveries will be redelivered."
             );
         }
+        self.shared.status.flush().await;
         if let Err(e) = self.client.flush().await {
             warn!(error = %e, "Could not flush acknowledgements.");
         }
@@ -188,7 +253,28 @@ pub async fn run<C: Channel>(
     file: &str,
     stop: impl Future<Output = ()>,
 ) -> Result<(), StartError> {
-    let worker = Worker::start::<C>(config, file).await?;
+    let monitor = Monitor::default();
+    let http_stop = CancellationToken::new();
+    let http = match config.worker.metrics_listen {
+        Some(addr) => {
+            let listener = server::bind(addr).await?;
+            let bound = listener.local_addr().unwrap_or(addr);
+            info!(address = %bound, "Serving /metrics, /healthz and /readyz.");
+            Some(tokio::spawn(server::serve(
+                listener,
+                monitor.clone(),
+                http_stop.clone(),
+            )))
+        }
+        None => None,
+    };
+    let worker = match Worker::start_monitored::<C>(config, file, monitor).await {
+        Ok(w) => w,
+        Err(e) => {
+            http_stop.cancel();
+            return Err(e);
+        }
+    };
     info!(
         channel = C::NAME,
         destinations = worker.stats.len(),
@@ -197,5 +283,9 @@ pub async fn run<C: Channel>(
     stop.await;
     info!("Stopping.");
     worker.shutdown().await;
+    http_stop.cancel();
+    if let Some(h) = http {
+        let _ = h.await;
+    }
     Ok(())
 }

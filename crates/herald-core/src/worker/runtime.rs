@@ -17,14 +17,16 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{Instrument as _, debug, warn};
 
-use super::deliver::{ack, deliver};
+use super::deliver::{Source, ack, deliver};
 use super::serial::Turns;
 use super::stats::DestinationStats;
+use super::status::StatusBoard;
 use crate::channel::Channel;
 use crate::config::When;
 use crate::dlq::DeadLetters;
 use crate::envelope::IngestLimits;
 use crate::memory::Memory;
+use crate::metrics::DestinationMetrics;
 use crate::ratelimit::Gate;
 use crate::receipts::Receipts;
 use crate::retry::RetryPolicy;
@@ -35,6 +37,7 @@ pub(super) struct Shared {
     pub(super) receipts: Receipts,
     pub(super) memory: Memory,
     pub(super) dlq: DeadLetters,
+    pub(super) status: StatusBoard,
     pub(super) limits: IngestLimits,
     pub(super) tracker: TaskTracker,
     pub(super) cancel: CancellationToken,
@@ -53,6 +56,7 @@ pub(super) struct DestinationRuntime<C> {
     pub(super) gate: Gate,
     pub(super) slots: Arc<Semaphore>,
     pub(super) stats: Arc<DestinationStats>,
+    pub(super) metrics: DestinationMetrics,
     pub(super) shared: Arc<Shared>,
     /// This destination's notes.
     pub(super) memory: Memory,
@@ -87,6 +91,7 @@ pub(super) async fn pull_loop<C: Channel>(
     rt: Arc<DestinationRuntime<C>>,
     consumer: Consumer<pull::Config>,
     consumer_name: String,
+    source: Source,
 ) {
     let cancel = rt.shared.cancel.clone();
     let mut failures: u32 = 0;
@@ -139,7 +144,7 @@ pub(super) async fn pull_loop<C: Channel>(
                         ack(&msg, AckKind::Nak(None)).await;
                         continue;
                     };
-                    spawn_delivery(&rt, msg, slot);
+                    spawn_delivery(&rt, msg, slot, source);
                 }
             }
         }
@@ -150,11 +155,12 @@ fn spawn_delivery<C: Channel>(
     rt: &Arc<DestinationRuntime<C>>,
     msg: Message,
     slot: OwnedSemaphorePermit,
+    source: Source,
 ) {
     let span = tracing::debug_span!("deliver", destination = %rt.name, subject = %msg.subject);
     rt.shared
         .tracker
-        .spawn(deliver(rt.clone(), msg, slot).instrument(span));
+        .spawn(deliver(rt.clone(), msg, slot, source).instrument(span));
 }
 
 /// On shutdown, events already on their way to this pull request are handed

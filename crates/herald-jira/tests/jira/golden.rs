@@ -3,16 +3,17 @@
 //! (`tests/fixtures/adf-schema-full.json`) and Jira's limits.
 //! `HERALD_BLESS=1 cargo test -p herald-jira` rewrites them.
 
-use std::collections::BTreeSet;
-use std::path::PathBuf;
-
 use herald_core::Channel;
 use herald_core::memory::Memory;
 use herald_jira::{DOCUMENT_CHARS, SUMMARY_CHARS};
-use herald_testkit::{seed_event, seed_events};
+use herald_testkit::{Goldens, seed_event, seed_events};
 use serde_json::Value;
+use std::collections::BTreeSet;
 
 use crate::support::{ctx, destination, envelope};
+
+/// The committed golden files.
+const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden");
 
 /// The settings the goldens are rendered with.
 const SETTINGS: &str = "    base_url: https://acme.atlassian.net\n    email: ops@example.com\n    api_token: test-token\n    project_key: SEC\n    labels: [herald]\n    priority: {critical: Highest, error: High, warning: Medium}\n    resolve_transition: Done\n";
@@ -22,21 +23,6 @@ const ADF_SCHEMA: &str = include_str!("../../../../tests/fixtures/adf-schema-ful
 fn adf_validator() -> jsonschema::Validator {
     let schema: Value = serde_json::from_str(ADF_SCHEMA).unwrap();
     jsonschema::validator_for(&schema).unwrap()
-}
-
-fn check_golden(format: &str, name: &str, body: &Value) -> Option<String> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden")
-        .join(format)
-        .join(format!("{name}.json"));
-    let mut text = serde_json::to_string_pretty(body).unwrap();
-    text.push('\n');
-    if std::env::var_os("HERALD_BLESS").is_some() {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, &text).unwrap();
-    }
-    let committed = std::fs::read_to_string(&path).unwrap_or_default();
-    (committed != text).then(|| format!("{format}/{name}"))
 }
 
 /// Every node of an ADF tree, depth first.
@@ -90,7 +76,7 @@ fn assert_document(name: &str, validator: &jsonschema::Validator, doc: &Value) {
 fn create_and_comment_bodies_match_the_goldens_and_validate() {
     let jira = destination(SETTINGS);
     let validator = adf_validator();
-    let mut differ = Vec::new();
+    let mut goldens = Goldens::new(GOLDEN);
     let seeds = seed_events();
     assert!(seeds.len() >= 27, "the seed corpus shrank: {}", seeds.len());
     for seed in &seeds {
@@ -124,13 +110,10 @@ fn create_and_comment_bodies_match_the_goldens_and_validate() {
             .collect();
         let found: BTreeSet<String> = hrefs(&fields["description"]).into_iter().collect();
         assert_eq!(found, expected, "{}", seed.name);
-        differ.extend(check_golden("create", &seed.name, &plan.create));
-        differ.extend(check_golden("comment", &seed.name, &plan.comment));
+        goldens.check("create", &seed.name, &plan.create);
+        goldens.check("comment", &seed.name, &plan.comment);
     }
-    assert!(
-        differ.is_empty(),
-        "golden files differ (HERALD_BLESS=1 cargo test -p herald-jira rewrites them; review the diff): {differ:?}"
-    );
+    goldens.assert_current("cargo test -p herald-jira");
 }
 
 #[test]

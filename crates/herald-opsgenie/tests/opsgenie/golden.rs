@@ -2,16 +2,17 @@
 //! `CreateAlertPayload` / `CloseAlertPayload` definitions and its documented
 //! field limits. `HERALD_BLESS=1 cargo test -p herald-opsgenie` rewrites them.
 
-use std::path::PathBuf;
-
 use herald_core::Channel;
 use herald_core::envelope::Severity;
 use herald_core::memory::Memory;
 use herald_opsgenie::{Action, limits};
-use herald_testkit::seed_events;
+use herald_testkit::{Goldens, seed_events};
 use serde_json::{Value, json};
 
 use crate::support::{ctx, destination, envelope};
+
+/// The committed golden files.
+const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden");
 
 /// The settings the `create` goldens are rendered with: every event an alert.
 const CREATE: &str = "    api_key: test-key\n    responders: [{type: team, name: platform-oncall}]\n    tags: [herald]\n    details: {team: platform-engineering}\n    close_on_success: false\n";
@@ -45,27 +46,6 @@ fn validator(definition: &str) -> (jsonschema::Validator, Vec<String>) {
         }
     }
     (jsonschema::validator_for(&schema).unwrap(), known)
-}
-
-fn golden_path(format: &str, name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden")
-        .join(format)
-        .join(format!("{name}.json"))
-}
-
-/// Compares `body` with its golden file (or rewrites it under `HERALD_BLESS`);
-/// the name when they differ.
-fn check_golden(format: &str, name: &str, body: &Value) -> Option<String> {
-    let path = golden_path(format, name);
-    let mut text = serde_json::to_string_pretty(body).unwrap();
-    text.push('\n');
-    if std::env::var_os("HERALD_BLESS").is_some() {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, &text).unwrap();
-    }
-    let committed = std::fs::read_to_string(&path).unwrap_or_default();
-    (committed != text).then(|| format!("{format}/{name}"))
 }
 
 fn chars(v: &Value) -> usize {
@@ -113,7 +93,7 @@ fn assert_limits(name: &str, b: &Value) {
 fn create_bodies_match_the_goldens_the_schema_and_the_limits() {
     let og = destination(CREATE);
     let (schema, known) = validator("CreateAlertPayload");
-    let mut differ = Vec::new();
+    let mut goldens = Goldens::new(GOLDEN);
     let seeds = seed_events();
     assert!(seeds.len() >= 27, "the seed corpus shrank: {}", seeds.len());
     for seed in &seeds {
@@ -139,19 +119,16 @@ fn create_bodies_match_the_goldens_the_schema_and_the_limits() {
             (None, None) => c.idempotency_key.clone(),
         };
         assert_eq!(body["alias"], json!(expected), "{}: the alias", seed.name);
-        differ.extend(check_golden("create", &seed.name, &body));
+        goldens.check("create", &seed.name, &body);
     }
-    assert!(
-        differ.is_empty(),
-        "golden files differ (HERALD_BLESS=1 cargo test -p herald-opsgenie rewrites them; review the diff): {differ:?}"
-    );
+    goldens.assert_current("cargo test -p herald-opsgenie");
 }
 
 #[test]
 fn success_events_render_closes_that_match_the_goldens_and_the_schema() {
     let og = destination(DEFAULTS);
     let (schema, known) = validator("CloseAlertPayload");
-    let mut differ = Vec::new();
+    let mut goldens = Goldens::new(GOLDEN);
     let mut closes = 0;
     for seed in seed_events() {
         let e = envelope(&seed);
@@ -179,10 +156,10 @@ fn success_events_render_closes_that_match_the_goldens_and_the_schema() {
             );
         }
         assert!(chars(&body["note"]) <= limits::NOTE);
-        differ.extend(check_golden("close", &seed.name, &body));
+        goldens.check("close", &seed.name, &body);
     }
     assert!(closes >= 5, "only {closes} success seeds closed an alert");
-    assert!(differ.is_empty(), "golden files differ: {differ:?}");
+    goldens.assert_current("cargo test -p herald-opsgenie");
 }
 
 #[test]

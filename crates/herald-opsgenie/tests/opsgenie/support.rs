@@ -1,63 +1,32 @@
-//! Building destinations and events for the tests.
+//! Building destinations and events for the tests (on `herald_testkit::channel`).
 
 use chrono::{DateTime, Utc};
-use herald_core::config::FleetConfig;
-use herald_core::envelope::{IngestLimits, RawEvent, ingest};
-use herald_core::worker::prepare;
+use herald_core::memory::Memory;
 use herald_core::{DeliveryContext, Envelope};
 use herald_opsgenie::Opsgenie;
 use herald_testkit::SeedEvent;
 
 /// The time every golden rendering happens at.
 pub(crate) fn now() -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339("2026-11-23T16:00:00Z")
-        .map(Into::into)
-        .unwrap_or_default()
+    herald_testkit::at("2026-11-23T16:00:00Z")
 }
 
 /// An Opsgenie destination `og` with these keys (YAML, indented four spaces).
 pub(crate) fn destination(keys: &str) -> Opsgenie {
-    let yaml = format!(
-        "destinations:\n  - name: og\n    channel: opsgenie\n    events: [\"rotation.>\"]\n{keys}"
-    );
-    let config = FleetConfig::from_yaml(&yaml, "test.yaml").unwrap();
-    prepare::<Opsgenie>(&config, "test.yaml")
-        .unwrap()
-        .remove(0)
-        .channel
+    herald_testkit::destination("og", keys)
 }
 
 /// A seed event as the worker would see it.
 pub(crate) fn envelope(seed: &SeedEvent) -> Envelope {
-    ingest(
-        &RawEvent {
-            subject: &seed.subject,
-            payload: &seed.payload(),
-            headers: None,
-            published: now(),
-        },
-        IngestLimits::default(),
-    )
-    .unwrap_or_else(|e| panic!("seed {} does not ingest: {e}", seed.name))
+    herald_testkit::seed_envelope(seed, now())
 }
 
 /// An event from native JSON.
 pub(crate) fn event(subject: &str, json: &serde_json::Value) -> Envelope {
-    ingest(
-        &RawEvent {
-            subject,
-            payload: json.to_string().as_bytes(),
-            headers: None,
-            published: now(),
-        },
-        IngestLimits::default(),
-    )
-    .unwrap()
+    herald_testkit::envelope(subject, json.to_string().as_bytes(), now())
 }
 
 /// A first attempt's context, notes kept in `memory`.
-pub(crate) fn ctx(event_id: &str, memory: &herald_core::memory::Memory) -> DeliveryContext {
-    let mut c = DeliveryContext::one_off("og", event_id, now());
-    c.memory = memory.scoped("og");
-    c
+pub(crate) fn ctx(event_id: &str, memory: &Memory) -> DeliveryContext {
+    herald_testkit::context("og", event_id, now(), 1, memory)
 }

@@ -5,17 +5,14 @@
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
-use herald_core::jetstream::consumer_name;
 use herald_core::receipts::receipt_key;
-use herald_core::routing::SubjectPattern;
 use herald_testkit::{
-    ConfigFile, EVENT_STREAM, NatsServer, Receiver, Recorded, Reply, WorkerCommand, WorkerProcess,
-    fleet, publish, seed_event, wait_for_consumer, wait_for_consumer_idle, wait_for_dead_letters,
-    wait_until,
+    ConfigFile, NatsServer, Receiver, Recorded, Reply, WorkerCommand, WorkerProcess, fleet,
+    publish, seed_event, wait_for_dead_letters,
 };
 use serde_json::{Value, json};
 
-use crate::support::SOON;
+use crate::support::{SOON, spawn_ready, wait_broken_logged, wait_channel_idle};
 
 /// Allowance for timer granularity when checking a wait was honoured.
 const TICK: Duration = Duration::from_millis(20);
@@ -35,23 +32,16 @@ fn discord(name: &str, url: &str) -> Value {
     })
 }
 
-fn consumer(destination: &str) -> Result<String> {
-    let p = SubjectPattern::parse("rotation.>").map_err(|e| anyhow::anyhow!("{e}"))?;
-    Ok(consumer_name("discord", destination, &p))
-}
-
+/// Starts `herald-discord` on `config` and waits for its consumer.
 async fn start(nats: &NatsServer, config: &ConfigFile, destination: &str) -> Result<WorkerProcess> {
-    let worker = WorkerCommand::new("herald-discord", config.path()).spawn()?;
     let js = nats.jetstream().await?;
-    wait_for_consumer(&js, EVENT_STREAM, &consumer(destination)?, SOON)
-        .await
-        .with_context(|| format!("herald-discord stderr:\n{}", worker.stderr()))?;
-    Ok(worker)
+    let command = WorkerCommand::new("herald-discord", config.path());
+    spawn_ready(&command, &js, "discord", &[(destination, "rotation.>")]).await
 }
 
 async fn idle(nats: &NatsServer, destination: &str) -> Result<()> {
     let js = nats.jetstream().await?;
-    wait_for_consumer_idle(&js, EVENT_STREAM, &consumer(destination)?, SOON).await
+    wait_channel_idle(&js, "discord", destination, "rotation.>").await
 }
 
 /// A seed event's subject and payload, with a new id.
@@ -109,7 +99,7 @@ async fn native_webhooks_get_an_embed_and_the_message_id_is_kept() -> Result<()>
         json!({"parse": [], "roles": ["555"]})
     );
     let embed = &body["embeds"][0];
-    assert_eq!(embed["title"], "❌ Rotation Failed: postgres\\-prod");
+    assert_eq!(embed["title"], "❌ Rotation Failed: postgres-prod");
     assert_eq!(embed["color"], 0x00EF_4444);
     assert_eq!(embed["timestamp"], "2026-11-23T14:30:41Z");
     let receipts = js.get_key_value("herald_receipts").await?;
@@ -157,11 +147,7 @@ async fn an_unknown_webhook_is_dead_lettered_and_reported_broken() -> Result<()>
         d.error()
     );
     assert_eq!(receiver.count(), 1, "a 404 webhook is not tried again");
-    wait_until(SOON, "the broken destination to be logged", || async {
-        worker.stderr().contains("The destination is broken")
-    })
-    .await
-    .with_context(|| worker.stderr())?;
+    wait_broken_logged(&worker).await?;
     Ok(())
 }
 

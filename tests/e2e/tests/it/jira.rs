@@ -9,15 +9,10 @@ mod fake_jira;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
-use herald_core::jetstream::consumer_name;
-use herald_core::routing::SubjectPattern;
-use herald_testkit::{
-    ConfigFile, EVENT_STREAM, NatsServer, Reply, WorkerCommand, WorkerProcess, event, fleet,
-    publish, wait_for_consumer, wait_for_consumer_idle, wait_for_dead_letters, wait_until,
-};
+use herald_testkit::{NatsServer, Reply, wait_for_dead_letters, wait_until};
 use serde_json::{Value, json};
 
-use crate::support::SOON;
+use crate::support::{self, SOON, wait_broken_logged};
 use fake_jira::{FakeJira, jira_error};
 
 const EMAIL: &str = "herald@example.com";
@@ -43,62 +38,33 @@ fn destination(fake: &FakeJira) -> Value {
     })
 }
 
-/// A running fleet: nats-server, the fake Jira, the worker process.
-struct Fleet {
-    _nats: NatsServer,
-    fake: FakeJira,
-    worker: WorkerProcess,
-    js: async_nats::jetstream::Context,
-    _config: ConfigFile,
+/// A running fleet: nats-server, the fake, the worker process.
+type Fleet = support::Fleet<FakeJira>;
+
+/// Starts everything for one destination (changed by `tweak`), and waits
+/// until the worker's consumer exists.
+async fn start(tweak: impl FnOnce(&mut Value)) -> Result<Fleet> {
+    let nats = NatsServer::start().await?;
+    let fake = FakeJira::start(EMAIL, TOKEN, "SEC").await?;
+    let mut dest = destination(&fake);
+    tweak(&mut dest);
+    Fleet::start(
+        nats,
+        fake,
+        "jira",
+        dest,
+        &[("JIRA_TEST_EMAIL", EMAIL), ("JIRA_TEST_TOKEN", TOKEN)],
+    )
+    .await
 }
 
 impl Fleet {
-    async fn start(tweak: impl FnOnce(&mut Value)) -> Result<Self> {
-        let nats = NatsServer::start().await?;
-        let fake = FakeJira::start(EMAIL, TOKEN, "SEC").await?;
-        let mut dest = destination(&fake);
-        tweak(&mut dest);
-        let config = ConfigFile::write(&fleet(&nats.url(), &[dest]))?;
-        let worker = WorkerCommand::new("herald-jira", config.path())
-            .env("NATS_URL", &nats.url())
-            .env("JIRA_TEST_EMAIL", EMAIL)
-            .env("JIRA_TEST_TOKEN", TOKEN)
-            .spawn()?;
-        let js = nats.jetstream().await?;
-        wait_for_consumer(&js, EVENT_STREAM, &consumer()?, SOON)
-            .await
-            .with_context(|| format!("worker stderr:\n{}", worker.stderr()))?;
-        Ok(Self {
-            _nats: nats,
-            fake,
-            worker,
-            js,
-            _config: config,
-        })
-    }
-
-    async fn publish(&self, subject: &str, id: &str, extra: &Value) -> Result<()> {
-        publish(&self.js, subject, id, event(id, extra)).await?;
-        Ok(())
-    }
-
-    async fn idle(&self) -> Result<()> {
-        wait_for_consumer_idle(&self.js, EVENT_STREAM, &consumer()?, SOON)
-            .await
-            .with_context(|| format!("worker stderr:\n{}", self.worker.stderr()))
-    }
-
     /// Waits until `what` holds of the fake's issues.
     async fn until(&self, what: &str, f: impl Fn(&[fake_jira::Issue]) -> bool) -> Result<()> {
         wait_until(SOON, what, || async { f(&self.fake.issues()) })
             .await
             .with_context(|| format!("worker stderr:\n{}", self.worker.stderr()))
     }
-}
-
-fn consumer() -> Result<String> {
-    let p = SubjectPattern::parse("rotation.>").map_err(|e| anyhow::anyhow!("{e}"))?;
-    Ok(consumer_name("jira", "tickets", &p))
 }
 
 fn failed(time: &str) -> Value {
@@ -108,7 +74,7 @@ fn failed(time: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_issue_is_opened_commented_and_resolved() -> Result<()> {
-    let f = Fleet::start(|_| {}).await?;
+    let f = start(|_| {}).await?;
     f.publish("rotation.failed", "j-1", &failed("2026-11-23T14:30:00Z"))
         .await?;
     f.until("the issue to be created", |i| i.len() == 1).await?;
@@ -156,7 +122,7 @@ async fn an_issue_is_opened_commented_and_resolved() -> Result<()> {
 /// nothing more.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_create_that_timed_out_is_not_duplicated_on_retry() -> Result<()> {
-    let f = Fleet::start(|d| d["timeout"] = json!("1s")).await?;
+    let f = start(|d| d["timeout"] = json!("1s")).await?;
     f.fake.slow_next_create(Duration::from_secs(3));
     f.publish("rotation.failed", "j-slow", &failed("2026-11-23T14:30:00Z"))
         .await?;
@@ -194,7 +160,7 @@ async fn a_create_that_timed_out_is_not_duplicated_on_retry() -> Result<()> {
 /// The same for a comment on an open issue.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_comment_that_timed_out_is_not_duplicated_on_retry() -> Result<()> {
-    let f = Fleet::start(|d| d["timeout"] = json!("1s")).await?;
+    let f = start(|d| d["timeout"] = json!("1s")).await?;
     f.publish("rotation.failed", "j-a", &failed("2026-11-23T14:30:00Z"))
         .await?;
     f.until("the issue to be created", |i| i.len() == 1).await?;
@@ -218,7 +184,7 @@ async fn a_comment_that_timed_out_is_not_duplicated_on_retry() -> Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_400_is_dead_lettered_with_jiras_error_messages() -> Result<()> {
-    let f = Fleet::start(|_| {}).await?;
+    let f = start(|_| {}).await?;
     f.fake
         .push(Reply::status(200).body(r#"{"issues":[],"isLast":true}"#));
     f.fake.push(jira_error(
@@ -251,7 +217,7 @@ async fn a_400_is_dead_lettered_with_jiras_error_messages() -> Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_credentials_dead_letter_and_report_the_destination_broken() -> Result<()> {
-    let f = Fleet::start(|d| d["api_token"] = json!("revoked-token")).await?;
+    let f = start(|d| d["api_token"] = json!("revoked-token")).await?;
     f.publish("rotation.failed", "j-401", &failed("2026-11-23T14:30:00Z"))
         .await?;
     let letters = wait_for_dead_letters(&f.js, 1, SOON).await?;
@@ -263,18 +229,14 @@ async fn refused_credentials_dead_letter_and_report_the_destination_broken() -> 
         "{:?}",
         letters[0].response()
     );
-    wait_until(SOON, "the broken destination to be logged", || async {
-        f.worker.stderr().contains("The destination is broken")
-    })
-    .await
-    .with_context(|| f.worker.stderr())?;
+    wait_broken_logged(&f.worker).await?;
     assert!(!f.worker.stderr().contains("revoked-token"));
     Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_429_waits_for_retry_after() -> Result<()> {
-    let f = Fleet::start(|_| {}).await?;
+    let f = start(|_| {}).await?;
     f.fake.push(
         Reply::status(429)
             .header("Retry-After", "2")
@@ -296,7 +258,7 @@ async fn a_429_waits_for_retry_after() -> Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_503_is_retried_then_delivered() -> Result<()> {
-    let f = Fleet::start(|_| {}).await?;
+    let f = start(|_| {}).await?;
     f.fake
         .push(Reply::status(200).body(r#"{"issues":[],"isLast":true}"#));
     f.fake

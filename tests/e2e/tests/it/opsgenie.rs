@@ -8,15 +8,10 @@ mod fake_opsgenie;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
-use herald_core::jetstream::consumer_name;
-use herald_core::routing::SubjectPattern;
-use herald_testkit::{
-    ConfigFile, EVENT_STREAM, NatsServer, Reply, WorkerCommand, WorkerProcess, event, fleet,
-    publish, wait_for_consumer, wait_for_consumer_idle, wait_for_dead_letters, wait_until,
-};
+use herald_testkit::{NatsServer, Reply, wait_for_dead_letters, wait_until};
 use serde_json::{Value, json};
 
-use crate::support::SOON;
+use crate::support::{self, SOON, wait_broken_logged};
 use fake_opsgenie::FakeOpsgenie;
 
 /// The key the fake accepts; the worker reads it from the environment.
@@ -40,56 +35,16 @@ fn destination(name: &str, fake: &FakeOpsgenie) -> Value {
 }
 
 /// A running fleet: nats-server, the fake, the worker process.
-struct Fleet {
-    _nats: NatsServer,
-    fake: FakeOpsgenie,
-    worker: WorkerProcess,
-    js: async_nats::jetstream::Context,
-    _config: ConfigFile,
-}
+type Fleet = support::Fleet<FakeOpsgenie>;
 
-impl Fleet {
-    /// Starts everything for one destination (changed by `tweak`), and waits
-    /// until the worker's consumer exists.
-    async fn start(tweak: impl FnOnce(&mut Value)) -> Result<Self> {
-        let nats = NatsServer::start().await?;
-        let fake = FakeOpsgenie::start(KEY).await?;
-        let mut dest = destination("og", &fake);
-        tweak(&mut dest);
-        let config = ConfigFile::write(&fleet(&nats.url(), &[dest]))?;
-        let worker = WorkerCommand::new("herald-opsgenie", config.path())
-            .env("NATS_URL", &nats.url())
-            .env("OPSGENIE_TEST_KEY", KEY)
-            .spawn()?;
-        let js = nats.jetstream().await?;
-        wait_for_consumer(&js, EVENT_STREAM, &consumer()?, SOON)
-            .await
-            .with_context(|| format!("worker stderr:\n{}", worker.stderr()))?;
-        Ok(Self {
-            _nats: nats,
-            fake,
-            worker,
-            js,
-            _config: config,
-        })
-    }
-
-    async fn publish(&self, subject: &str, id: &str, extra: &Value) -> Result<()> {
-        publish(&self.js, subject, id, event(id, extra)).await?;
-        Ok(())
-    }
-
-    /// Waits until the worker has nothing left to do.
-    async fn idle(&self) -> Result<()> {
-        wait_for_consumer_idle(&self.js, EVENT_STREAM, &consumer()?, SOON)
-            .await
-            .with_context(|| format!("worker stderr:\n{}", self.worker.stderr()))
-    }
-}
-
-fn consumer() -> Result<String> {
-    let p = SubjectPattern::parse("rotation.>").map_err(|e| anyhow::anyhow!("{e}"))?;
-    Ok(consumer_name("opsgenie", "og", &p))
+/// Starts everything for one destination (changed by `tweak`), and waits
+/// until the worker's consumer exists.
+async fn start(tweak: impl FnOnce(&mut Value)) -> Result<Fleet> {
+    let nats = NatsServer::start().await?;
+    let fake = FakeOpsgenie::start(KEY).await?;
+    let mut dest = destination("og", &fake);
+    tweak(&mut dest);
+    Fleet::start(nats, fake, "opsgenie", dest, &[("OPSGENIE_TEST_KEY", KEY)]).await
 }
 
 fn failed(time: &str) -> Value {
@@ -99,7 +54,7 @@ fn failed(time: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_alert_is_opened_counted_and_closed_by_alias() -> Result<()> {
-    let f = Fleet::start(|_| {}).await?;
+    let f = start(|_| {}).await?;
     f.publish("rotation.failed", "og-1", &failed("2026-11-23T14:30:00Z"))
         .await?;
     f.fake.receiver.wait_for(1, SOON).await?;
@@ -140,7 +95,7 @@ async fn an_alert_is_opened_counted_and_closed_by_alias() -> Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn opsgenie_error_bodies_are_dead_lettered() -> Result<()> {
-    let f = Fleet::start(|_| {}).await?;
+    let f = start(|_| {}).await?;
     f.fake.push(
         Reply::status(422)
             .header("content-type", "application/json")
@@ -173,7 +128,7 @@ async fn opsgenie_error_bodies_are_dead_lettered() -> Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_revoked_key_dead_letters_and_reports_the_destination_broken() -> Result<()> {
-    let f = Fleet::start(|d| d["api_key"] = json!("revoked-key")).await?;
+    let f = start(|d| d["api_key"] = json!("revoked-key")).await?;
     f.publish("rotation.failed", "og-401", &failed("2026-11-23T14:30:00Z"))
         .await?;
     let letters = wait_for_dead_letters(&f.js, 1, SOON).await?;
@@ -185,11 +140,7 @@ async fn a_revoked_key_dead_letters_and_reports_the_destination_broken() -> Resu
         "{:?}",
         letters[0].error()
     );
-    wait_until(SOON, "the broken destination to be logged", || async {
-        f.worker.stderr().contains("The destination is broken")
-    })
-    .await
-    .with_context(|| f.worker.stderr())?;
+    wait_broken_logged(&f.worker).await?;
     assert!(
         !f.worker.stderr().contains("revoked-key"),
         "the key is never logged"
@@ -199,7 +150,7 @@ async fn a_revoked_key_dead_letters_and_reports_the_destination_broken() -> Resu
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_429_waits_for_retry_after() -> Result<()> {
-    let f = Fleet::start(|_| {}).await?;
+    let f = start(|_| {}).await?;
     f.fake.push(
         Reply::status(429)
             .header("Retry-After", "2")
@@ -225,7 +176,7 @@ async fn a_429_waits_for_retry_after() -> Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_503_is_retried_then_delivered() -> Result<()> {
-    let f = Fleet::start(|_| {}).await?;
+    let f = start(|_| {}).await?;
     f.fake.push(Reply::status(503));
     f.publish("rotation.failed", "og-5xx", &failed("2026-11-23T14:30:00Z"))
         .await?;
@@ -242,7 +193,7 @@ async fn a_503_is_retried_then_delivered() -> Result<()> {
 /// so it is acknowledged without reopening the alert.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_create_retried_after_its_close_does_not_reopen() -> Result<()> {
-    let f = Fleet::start(|d| d["retry"] = json!({"schedule": ["4s"], "jitter": 0})).await?;
+    let f = start(|d| d["retry"] = json!({"schedule": ["4s"], "jitter": 0})).await?;
     f.fake.push(Reply::status(503));
     f.publish(
         "rotation.failed",

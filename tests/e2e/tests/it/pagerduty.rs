@@ -10,16 +10,13 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
-use herald_core::jetstream::consumer_name;
-use herald_core::routing::SubjectPattern;
 use herald_testkit::{
-    ConfigFile, EVENT_STREAM, NatsServer, Receiver, Recorded, Reply, WorkerCommand, WorkerProcess,
-    publish, seed_event, wait_for_consumer, wait_for_consumer_idle, wait_for_dead_letters,
-    wait_until, write_fleet_config,
+    ConfigFile, NatsServer, Receiver, Recorded, Reply, WorkerCommand, WorkerProcess, publish,
+    seed_event, wait_for_dead_letters, wait_until, write_fleet_config,
 };
 use serde_json::{Value, json};
 
-use crate::support::SOON;
+use crate::support::{SOON, consumers_of, spawn_ready, wait_channel_idle};
 
 /// Allowance for timer granularity when checking a wait.
 const SLACK: Duration = Duration::from_millis(20);
@@ -159,34 +156,18 @@ fn pagerduty(name: &str, url: &str, events: &[&str]) -> Value {
     })
 }
 
-fn consumer(destination: &str, pattern: &str) -> Result<String> {
-    let p = SubjectPattern::parse(pattern).map_err(|e| anyhow::anyhow!("{e}"))?;
-    Ok(consumer_name("pagerduty", destination, &p))
-}
-
 /// Starts `herald-pagerduty` on one destination and waits for its consumers.
 async fn start(nats: &NatsServer, dest: &Value) -> Result<(WorkerProcess, ConfigFile)> {
-    let config = write_fleet_config(&nats.url(), std::slice::from_ref(dest))?;
-    let worker = WorkerCommand::new("herald-pagerduty", config.path()).spawn()?;
+    let destinations = std::slice::from_ref(dest);
+    let config = write_fleet_config(&nats.url(), destinations)?;
     let js = nats.jetstream().await?;
-    let name = dest["name"].as_str().unwrap_or_default();
-    for p in dest["events"].as_array().into_iter().flatten() {
-        let c = consumer(name, p.as_str().unwrap_or_default())?;
-        wait_for_consumer(&js, EVENT_STREAM, &c, SOON)
-            .await
-            .with_context(|| format!("worker stderr:\n{}", worker.stderr()))?;
-    }
+    let command = WorkerCommand::new("herald-pagerduty", config.path());
+    let worker = spawn_ready(&command, &js, "pagerduty", &consumers_of(destinations)).await?;
     Ok((worker, config))
 }
 
 async fn wait_idle(js: &async_nats::jetstream::Context, destination: &str) -> Result<()> {
-    wait_for_consumer_idle(
-        js,
-        EVENT_STREAM,
-        &consumer(destination, "rotation.>")?,
-        SOON,
-    )
-    .await
+    wait_channel_idle(js, "pagerduty", destination, "rotation.>").await
 }
 
 /// Publishes seed event `name`, optionally with another id and time.

@@ -5,17 +5,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
-use herald_core::jetstream::consumer_name;
 use herald_core::receipts::receipt_key;
-use herald_core::routing::SubjectPattern;
 use herald_testkit::{
-    ConfigFile, EVENT_STREAM, NatsServer, Receiver, Recorded, Reply, WorkerCommand, WorkerProcess,
-    fleet, publish, seed_event, wait_for_consumer, wait_for_consumer_idle, wait_for_dead_letters,
-    wait_until,
+    ConfigFile, NatsServer, Receiver, Recorded, Reply, WorkerCommand, WorkerProcess, fleet,
+    publish, seed_event, wait_for_dead_letters, wait_until,
 };
 use serde_json::{Value, json};
 
-use crate::support::SOON;
+use crate::support::{SOON, spawn_ready, wait_channel_idle};
 
 /// Allowance for timer granularity when checking a wait was honoured.
 const TICK: Duration = Duration::from_millis(20);
@@ -36,24 +33,16 @@ fn slack(name: &str, keys: &Value) -> Value {
     d
 }
 
-fn consumer(destination: &str) -> Result<String> {
-    let p = SubjectPattern::parse("rotation.>").map_err(|e| anyhow::anyhow!("{e}"))?;
-    Ok(consumer_name("slack", destination, &p))
-}
-
 /// Starts `herald-slack` on `config` and waits for its consumer.
 async fn start(nats: &NatsServer, config: &ConfigFile, destination: &str) -> Result<WorkerProcess> {
-    let worker = WorkerCommand::new("herald-slack", config.path()).spawn()?;
     let js = nats.jetstream().await?;
-    wait_for_consumer(&js, EVENT_STREAM, &consumer(destination)?, SOON)
-        .await
-        .with_context(|| format!("herald-slack stderr:\n{}", worker.stderr()))?;
-    Ok(worker)
+    let command = WorkerCommand::new("herald-slack", config.path());
+    spawn_ready(&command, &js, "slack", &[(destination, "rotation.>")]).await
 }
 
 async fn idle(nats: &NatsServer, destination: &str) -> Result<()> {
     let js = nats.jetstream().await?;
-    wait_for_consumer_idle(&js, EVENT_STREAM, &consumer(destination)?, SOON).await
+    wait_channel_idle(&js, "slack", destination, "rotation.>").await
 }
 
 /// A seed event's payload with some keys replaced.

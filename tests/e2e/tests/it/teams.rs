@@ -5,16 +5,13 @@
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
-use herald_core::jetstream::consumer_name;
-use herald_core::routing::SubjectPattern;
 use herald_testkit::{
-    EVENT_STREAM, NatsServer, Receiver, Reply, WorkerCommand, WorkerProcess, event, publish,
-    publish_all, seed_event, wait_for_consumer, wait_for_consumer_idle, wait_for_dead_letters,
-    write_fleet_config,
+    NatsServer, Receiver, Reply, WorkerCommand, WorkerProcess, event, publish, publish_all,
+    seed_event, wait_for_dead_letters, write_fleet_config,
 };
 use serde_json::{Value, json};
 
-use crate::support::SOON;
+use crate::support::{SOON, consumers_of, spawn_ready, wait_channel_idle};
 
 /// Allowance for timer granularity when checking a wait.
 const SLACK: Duration = Duration::from_millis(20);
@@ -34,28 +31,15 @@ fn teams(name: &str, url: &str, events: &[&str]) -> Value {
     })
 }
 
-fn consumer(destination: &str, pattern: &str) -> Result<String> {
-    let p = SubjectPattern::parse(pattern).map_err(|e| anyhow::anyhow!("{e}"))?;
-    Ok(consumer_name("teams", destination, &p))
-}
-
 /// Starts `herald-teams` on `destinations` and waits until each consumer exists.
 async fn start(
     nats: &NatsServer,
     destinations: &[Value],
 ) -> Result<(WorkerProcess, herald_testkit::ConfigFile)> {
     let config = write_fleet_config(&nats.url(), destinations)?;
-    let worker = WorkerCommand::new("herald-teams", config.path()).spawn()?;
     let js = nats.jetstream().await?;
-    for d in destinations {
-        let name = d["name"].as_str().unwrap_or_default();
-        for p in d["events"].as_array().into_iter().flatten() {
-            let c = consumer(name, p.as_str().unwrap_or_default())?;
-            wait_for_consumer(&js, EVENT_STREAM, &c, SOON)
-                .await
-                .with_context(|| format!("worker stderr:\n{}", worker.stderr()))?;
-        }
-    }
+    let command = WorkerCommand::new("herald-teams", config.path());
+    let worker = spawn_ready(&command, &js, "teams", &consumers_of(destinations)).await?;
     Ok((worker, config))
 }
 
@@ -64,7 +48,7 @@ async fn wait_idle(
     destination: &str,
     pattern: &str,
 ) -> Result<()> {
-    wait_for_consumer_idle(js, EVENT_STREAM, &consumer(destination, pattern)?, SOON).await
+    wait_channel_idle(js, "teams", destination, pattern).await
 }
 
 /// The seed event `name` as published: (subject, id, payload).
