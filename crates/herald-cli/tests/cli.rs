@@ -67,7 +67,9 @@ async fn demo_delivers_the_whole_rotation_lifecycle_signed() {
     assert!(!stdout.contains('✗'), "{stdout}");
     // The chat and incident workers, against stand-ins that answer as the providers do.
     for line in [
-        "6/6 chat and incident destinations delivered every event",
+        "7/7 chat, incident and email destinations delivered every event",
+        "mail to ops-team@example.com",
+        "[dsops] Rotation Failed: postgres-prod (production)",
         "chat.postMessage in thread",
         "chat.update of",
         "trigger → incident opened",

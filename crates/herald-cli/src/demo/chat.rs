@@ -1,6 +1,7 @@
-//! The demo's chat and incident part: Slack (Web API, threaded), Microsoft Teams,
-//! Discord, PagerDuty, Opsgenie and Jira workers, each delivering the same
-//! rotation lifecycle to the stand-in providers of [`super::providers`].
+//! The demo's chat, incident and email part: Slack (Web API, threaded), Microsoft
+//! Teams, Discord, PagerDuty, Opsgenie, Jira and email (SMTP) workers, each
+//! delivering the same rotation lifecycle to the stand-in providers of
+//! [`super::providers`].
 
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -75,6 +76,16 @@ destinations:
     api_token: "demo-placeholder"
     project_key: "DEMO"
     retry: {max_attempts: 3, schedule: [1s]}
+  - name: ops-email
+    channel: email
+    events: ["rotation.>"]
+    when: {type: [rotation.completed, rotation.failed, rotation.rollback]}
+    from: "dsops <dsops-rotation@example.com>"
+    to: [ops-team@example.com]
+    priority: {on_failure: high, on_success: normal}
+    smtp: {host: 127.0.0.1, port: @SMTP_PORT@, tls: none}
+    rate_limit: {per_second: 20, burst: 10}
+    retry: {max_attempts: 3, schedule: [1s]}
 "##;
 
 /// How long the workers have to settle every event.
@@ -88,6 +99,7 @@ pub(crate) fn config_yaml(nats_url: &str, providers: &Providers) -> String {
     CONFIG
         .replace("@NATS_URL@", nats_url)
         .replace("@PROVIDERS@/", &base)
+        .replace("@SMTP_PORT@", &providers.smtp_port().to_string())
 }
 
 /// The running workers, one per channel.
@@ -149,6 +161,7 @@ impl ChatWorkers {
         workers.push(start_one::<herald_pagerduty::PagerDuty>(&config).await?);
         workers.push(start_one::<herald_opsgenie::Opsgenie>(&config).await?);
         workers.push(start_one::<herald_jira::Jira>(&config).await?);
+        workers.push(start_one::<herald_email::Email>(&config).await?);
         Ok(Self { config, workers })
     }
 
@@ -244,7 +257,8 @@ mod tests {
     fn the_demo_configuration_builds_every_destination() {
         let yaml = CONFIG
             .replace("@NATS_URL@", "nats://127.0.0.1:4222")
-            .replace("@PROVIDERS@/", "http://127.0.0.1:9/");
+            .replace("@PROVIDERS@/", "http://127.0.0.1:9/")
+            .replace("@SMTP_PORT@", "2525");
         let config = FleetConfig::from_yaml(&yaml, FILE).unwrap();
         assert_eq!(
             prepare::<herald_slack::Slack>(&config, FILE).unwrap().len(),

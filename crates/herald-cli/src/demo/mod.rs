@@ -2,11 +2,12 @@
 //!
 //! It starts a temporary `nats-server` with JetStream, a receiver that checks
 //! signatures itself, stand-ins for Slack, Teams, Discord, PagerDuty, Opsgenie and
-//! Jira that answer as those providers document, and one worker per channel in
+//! Jira that answer as those providers document, a mail catcher, and one worker per channel in
 //! this process; publishes a dsops-style rotation lifecycle; waits until every
 //! destination settled every event; prints what arrived; and stops everything.
 
 mod chat;
+mod mailbox;
 mod nats;
 mod providers;
 mod receiver;
@@ -82,7 +83,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let started = Instant::now();
     println!(
-        "Herald demo: dsops rotation events for postgres-prod, from NATS JetStream to signed webhooks, Slack, Teams, Discord, PagerDuty, Opsgenie and Jira"
+        "Herald demo: dsops rotation events for postgres-prod, from NATS JetStream to signed webhooks, Slack, Teams, Discord, PagerDuty, Opsgenie, Jira and email"
     );
     println!();
     let (server, client) = NatsServer::start(&binary).await?;
@@ -99,7 +100,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<ExitCode> {
     println!("{}", findings.webhooks.verdict(started.elapsed()));
     let ok = findings.chat.iter().filter(|s| s.ok()).count();
     println!(
-        "{} {ok}/{} chat and incident destinations delivered every event.",
+        "{} {ok}/{} chat, incident and email destinations delivered every event.",
         if ok == findings.chat.len() {
             "✓"
         } else {
@@ -211,7 +212,7 @@ async fn exercise(
     let settled = chat.settled(&subjects).await;
     let calls: Vec<Call> = providers.calls().borrow().clone();
     println!();
-    println!("Chat and incident channels (what each stand-in provider was asked):");
+    println!("Chat, incident and email channels (what each stand-in provider was asked):");
     print!("{}", chat::transcript(&settled, &calls));
     Ok(Findings {
         webhooks: report,

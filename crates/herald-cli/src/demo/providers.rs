@@ -1,6 +1,7 @@
 //! The demo's stand-in providers: one HTTP server on loopback that answers as
-//! Slack, Microsoft Teams, Discord, PagerDuty, Opsgenie and Jira document, so the
-//! demo runs every chat and incident worker with no account anywhere.
+//! Slack, Microsoft Teams, Discord, PagerDuty, Opsgenie and Jira document, and a
+//! mail catcher ([`super::mailbox`]), so the demo runs every chat, incident and
+//! email worker with no account anywhere.
 //!
 //! Requests are routed by their first path segment (`/slack/...`, `/jira/...`);
 //! each answer has the provider's documented status and body (`ok`, `202` with
@@ -22,10 +23,12 @@ use serde_json::{Value, json};
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
+use super::mailbox::Mailbox;
+
 /// One request a stand-in provider answered.
 #[derive(Debug, Clone)]
 pub(crate) struct Call {
-    /// `slack`, `teams`, `discord`, `pagerduty`, `opsgenie` or `jira`.
+    /// `slack`, `teams`, `discord`, `pagerduty`, `opsgenie`, `jira` or `email`.
     pub(crate) provider: String,
     /// What it was, in a few words (`post in thread 1.000001`, `create DEMO-1`).
     pub(crate) action: String,
@@ -64,6 +67,7 @@ struct Shared {
 #[derive(Debug)]
 pub(crate) struct Providers {
     addr: SocketAddr,
+    mailbox: Mailbox,
     calls: watch::Receiver<Vec<Call>>,
     stop: oneshot::Sender<()>,
     task: JoinHandle<()>,
@@ -77,6 +81,7 @@ impl Providers {
             .context("cannot open the demo's provider server")?;
         let addr = listener.local_addr()?;
         let (tx, calls) = watch::channel(Vec::new());
+        let mailbox = Mailbox::start(tx.clone()).await?;
         let shared = Arc::new(Shared {
             calls: tx,
             memory: Mutex::default(),
@@ -93,6 +98,7 @@ impl Providers {
         });
         Ok(Self {
             addr,
+            mailbox,
             calls,
             stop,
             task,
@@ -104,6 +110,11 @@ impl Providers {
         format!("http://{}/{provider}", self.addr)
     }
 
+    /// The port of the mail catcher (plain SMTP on 127.0.0.1).
+    pub(crate) fn smtp_port(&self) -> u16 {
+        self.mailbox.port()
+    }
+
     /// Every call so far, live.
     pub(crate) fn calls(&self) -> watch::Receiver<Vec<Call>> {
         self.calls.clone()
@@ -111,6 +122,7 @@ impl Providers {
 
     /// Stops the server.
     pub(crate) async fn stop(self) {
+        self.mailbox.stop();
         let _ = self.stop.send(());
         let _ = self.task.await;
     }

@@ -4,15 +4,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::jetstream::{AckKind, Message};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use tokio::sync::OwnedSemaphorePermit;
 use tracing::{debug, error, info, warn};
 
 use super::runtime::DestinationRuntime;
+use super::serial::Ticket;
 use super::stats::Count;
 use crate::channel::{Channel, DeliveryContext};
 use crate::dlq::{DeadLetter, DeadLetterReason};
-use crate::envelope::{RawEvent, ingest};
+use crate::envelope::{Envelope, RawEvent, ingest};
 use crate::metrics::{AttemptOutcome, failure_reason};
 use crate::outcome::{Failure, Outcome};
 use crate::receipts::{Receipt, idempotency_key, receipt_key};
@@ -35,23 +36,29 @@ const INFRA_RETRY: Duration = Duration::from_secs(5);
 /// gives up on it.
 const SEND_GRACE: Duration = Duration::from_secs(5);
 
-pub(super) async fn deliver<C: Channel>(
-    rt: Arc<DestinationRuntime<C>>,
-    msg: Message,
-    _slot: OwnedSemaphorePermit,
+/// What the pull loop learns of a message before handing it to a delivery task:
+/// read in pull order, so the correlation's [`Ticket`] keeps that order.
+#[derive(Debug)]
+pub(super) struct Admission {
+    /// The JetStream attempt number and publish time, or why the message has no
+    /// metadata.
+    attempt: Result<(u32, DateTime<Utc>), String>,
+    /// The event, or why it cannot be read.
+    event: Result<Envelope, String>,
+    /// Whether the receipt check is skipped (a forced replay).
+    forced: bool,
+    /// The event's place in its correlation's line, if it has one.
+    turn: Option<Ticket>,
+}
+
+/// Reads a message's metadata and event and takes its correlation's ticket.
+/// Synchronous: called by the pull loop in the order messages arrive.
+pub(super) fn admit<C: Channel>(
+    rt: &DestinationRuntime<C>,
+    msg: &Message,
     source: Source,
-) {
-    let (attempt, published) = match msg.info() {
-        Ok(i) => (
-            u32::try_from(i.delivered.max(1)).unwrap_or(u32::MAX),
-            i.published,
-        ),
-        Err(e) => {
-            warn!(destination = %rt.name, error = %e, "Message without JetStream metadata; terminating it.");
-            ack(&msg, AckKind::Term).await;
-            return;
-        }
-    };
+) -> Admission {
+    let info = msg.info().map_err(|e| e.to_string());
     let (subject, forced) = match source {
         Source::Live => (msg.subject.as_str(), false),
         Source::Replay => (
@@ -59,16 +66,60 @@ pub(super) async fn deliver<C: Channel>(
             replay::forced(msg.headers.as_ref()),
         ),
     };
-    let raw = RawEvent {
-        subject,
-        payload: &msg.payload,
-        headers: msg.headers.as_ref(),
-        published,
+    let (attempt, event) = match info {
+        Ok(i) => {
+            let raw = RawEvent {
+                subject,
+                payload: &msg.payload,
+                headers: msg.headers.as_ref(),
+                published: i.published,
+            };
+            (
+                Ok((
+                    u32::try_from(i.delivered.max(1)).unwrap_or(u32::MAX),
+                    i.published,
+                )),
+                ingest(&raw, rt.shared.limits).map_err(|e| e.to_string()),
+            )
+        }
+        Err(e) => (Err(e), Err("no JetStream metadata".to_owned())),
     };
-    let event = match ingest(&raw, rt.shared.limits) {
-        Ok(e) => e,
+    let turn = event
+        .as_ref()
+        .ok()
+        .and_then(|e| e.correlation.as_deref())
+        .map(|c| rt.turns.ticket(c));
+    Admission {
+        attempt,
+        event,
+        forced,
+        turn,
+    }
+}
+
+pub(super) async fn deliver<C: Channel>(
+    rt: Arc<DestinationRuntime<C>>,
+    msg: Message,
+    _slot: OwnedSemaphorePermit,
+    admission: Admission,
+) {
+    let Admission {
+        attempt,
+        event,
+        forced,
+        turn,
+    } = admission;
+    let (attempt, published) = match attempt {
+        Ok(a) => a,
         Err(e) => {
-            let error = e.to_string();
+            warn!(destination = %rt.name, error = %e, "Message without JetStream metadata; terminating it.");
+            ack(&msg, AckKind::Term).await;
+            return;
+        }
+    };
+    let event = match event {
+        Ok(e) => e,
+        Err(error) => {
             rt.metrics.failed("bad_input");
             rt.shared
                 .status
@@ -77,6 +128,17 @@ pub(super) async fn deliver<C: Channel>(
             dead_letter(&rt, &msg, &letter).await;
             return;
         }
+    };
+    // Every path from here ends with an ack, NAK or dead letter while the turn is
+    // held, so the next event of this correlation waits for it. (A ticket must not
+    // be dropped before its turn: the next one would go ahead of this one's
+    // predecessor.)
+    let _turn = match turn {
+        Some(mut t) => {
+            t.wait().await;
+            Some(t)
+        }
+        None => None,
     };
     if !rt.when.matches(&event) {
         rt.stats.bump(Count::Filtered);
@@ -103,10 +165,6 @@ pub(super) async fn deliver<C: Channel>(
             return;
         }
     }
-    let _turn = match &event.correlation {
-        Some(c) => Some(rt.turns.acquire(c).await),
-        None => None,
-    };
     let ctx = DeliveryContext {
         destination: rt.name.clone(),
         idempotency_key: idempotency_key(&rt.name, &event.id),

@@ -157,7 +157,7 @@ impl Worker {
                 stats: Arc::new(DestinationStats::default()),
                 metrics: monitor.metrics.destination(C::NAME, &name),
                 memory: shared.memory.scoped(&name),
-                turns: Turns::default(),
+                turns: Arc::new(Turns::default()),
                 shared: shared.clone(),
             });
             stats.insert(name.clone(), rt.stats.clone());

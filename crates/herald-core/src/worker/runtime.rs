@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{Instrument as _, debug, warn};
 
-use super::deliver::{Source, ack, deliver};
+use super::deliver::{Source, ack, admit, deliver};
 use super::serial::Turns;
 use super::stats::DestinationStats;
 use super::status::StatusBoard;
@@ -61,7 +61,7 @@ pub(super) struct DestinationRuntime<C> {
     /// This destination's notes.
     pub(super) memory: Memory,
     /// Turns of events sharing a correlation.
-    pub(super) turns: Turns,
+    pub(super) turns: Arc<Turns>,
 }
 
 impl<C: Channel> DestinationRuntime<C> {
@@ -158,9 +158,10 @@ fn spawn_delivery<C: Channel>(
     source: Source,
 ) {
     let span = tracing::debug_span!("deliver", destination = %rt.name, subject = %msg.subject);
+    let admission = admit(rt, &msg, source);
     rt.shared
         .tracker
-        .spawn(deliver(rt.clone(), msg, slot, source).instrument(span));
+        .spawn(deliver(rt.clone(), msg, slot, admission).instrument(span));
 }
 
 /// On shutdown, events already on their way to this pull request are handed

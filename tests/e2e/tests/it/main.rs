@@ -11,6 +11,7 @@ mod kit;
 mod metrics;
 mod nats_restart;
 mod opsgenie;
+mod ordering;
 mod pacing;
 mod pagerduty;
 mod replicas;
