@@ -23,8 +23,12 @@ pub(crate) struct Args {
     /// The fleet configuration file.
     #[arg(long, env = "HERALD_CONFIG", value_name = "FILE")]
     config: PathBuf,
-    /// The destination to test (its `name`).
-    destination: String,
+    /// The destination to test (its `name`), as in `herald render`.
+    #[arg(long = "destination", value_name = "NAME", conflicts_with = "name")]
+    destination: Option<String>,
+    /// The destination, given without `--destination`.
+    #[arg(value_name = "NAME", required_unless_present = "destination")]
+    name: Option<String>,
     /// Send even when the test has effects beyond a message (a Jira issue, a
     /// PagerDuty incident): the command says which before it refuses without this.
     #[arg(long)]
@@ -88,6 +92,16 @@ struct SendTest<'a> {
 
 type Pending<'a> = Pin<Box<dyn Future<Output = Verdict> + Send + 'a>>;
 
+impl Args {
+    /// The destination's name, however it was given.
+    fn destination(&self) -> &str {
+        self.destination
+            .as_deref()
+            .or(self.name.as_deref())
+            .unwrap_or_default()
+    }
+}
+
 impl<'a> ChannelTask for SendTest<'a> {
     type Output = Pending<'a>;
 
@@ -107,7 +121,7 @@ impl<'a> ChannelTask for SendTest<'a> {
             let mut single = self.config.clone();
             single
                 .destinations
-                .retain(|d| d.value.name() == self.args.destination);
+                .retain(|d| d.value.name() == self.args.destination());
             let channel = match prepare::<C>(&single, self.file) {
                 Ok(mut built) if !built.is_empty() => built.swap_remove(0),
                 Ok(_) => {
@@ -121,8 +135,8 @@ impl<'a> ChannelTask for SendTest<'a> {
                 }
             };
             let now = Utc::now();
-            let event = test_event(&self.args.destination, C::NAME, now);
-            let ctx = DeliveryContext::one_off(&self.args.destination, &event.id, now);
+            let event = test_event(self.args.destination(), C::NAME, now);
+            let ctx = DeliveryContext::one_off(self.args.destination(), &event.id, now);
             let payload = match channel.channel.render(&event, &ctx) {
                 Ok(p) => p,
                 Err(e) => {
@@ -202,7 +216,7 @@ pub(crate) async fn run(args: &Args) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::FAILURE);
         }
     };
-    let Some(destination) = find_destination(&config, &args.destination, &file) else {
+    let Some(destination) = find_destination(&config, args.destination(), &file) else {
         return Ok(ExitCode::FAILURE);
     };
     let channel = destination.channel().to_owned();

@@ -453,3 +453,28 @@ async fn the_example_configuration_is_valid_but_for_its_secret_files() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn test_warns_before_creating_a_real_jira_issue() {
+    let jira = herald_testkit::Receiver::start().await.expect("receiver");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = write(
+        dir.path(),
+        "fleet.yaml",
+        &format!(
+            "destinations:\n  - name: tickets\n    channel: jira\n    events: [\"rotation.>\"]\n    base_url: \"{}\"\n    email: ops@example.com\n    api_token: \"jira-token-value\"\n    project_key: SEC\n",
+            jira.base_url()
+        ),
+    );
+    let config = config.to_str().expect("utf-8 path");
+    let out = herald(
+        &["test", "--config", config, "--destination", "tickets"],
+        Duration::from_secs(60),
+    )
+    .await;
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("creates a real issue"), "{stderr}");
+    assert!(stderr.contains("Nothing was sent"), "{stderr}");
+    assert_eq!(jira.count(), 0, "no request may reach Jira without --yes");
+}
