@@ -67,9 +67,21 @@ pub fn load_for<C: Channel>(
 }
 
 /// Runs the worker for channel `C` until SIGTERM or SIGINT.
+///
+/// When traces are on (see [`telemetry`]), the spans still buffered are
+/// exported before the process exits.
 pub async fn worker_main<C: Channel>() -> ExitCode {
     let args = WorkerArgs::parse();
-    telemetry::init(args.log_format);
+    let traces = telemetry::init_worker(args.log_format, C::NAME);
+    let code = worker_body::<C>(&args).await;
+    if let Some(traces) = traces {
+        // The SDK's shutdown blocks until the last batch is sent.
+        let _ = tokio::task::spawn_blocking(move || traces.shutdown()).await;
+    }
+    code
+}
+
+async fn worker_body<C: Channel>(args: &WorkerArgs) -> ExitCode {
     let (config, file) = match load_for::<C>(args.config.as_deref()) {
         Ok(c) => c,
         Err(e) => {

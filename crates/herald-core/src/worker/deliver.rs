@@ -3,10 +3,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use async_nats::HeaderMap;
 use async_nats::jetstream::{AckKind, Message};
 use chrono::{DateTime, Utc};
+use opentelemetry::propagation::{Extractor, TextMapPropagator as _};
+use opentelemetry_sdk::propagation::TraceContextPropagator;
 use tokio::sync::OwnedSemaphorePermit;
-use tracing::{debug, error, info, warn};
+use tracing::field::Empty;
+use tracing::{Instrument as _, Span, debug, error, info, warn};
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use super::runtime::DestinationRuntime;
 use super::serial::Ticket;
@@ -19,6 +24,7 @@ use crate::outcome::{Failure, Outcome};
 use crate::receipts::{Receipt, idempotency_key, receipt_key};
 use crate::replay;
 use crate::retry::Decision;
+use crate::telemetry::TRACE_TARGET;
 
 /// Where a message was pulled from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,13 +65,8 @@ pub(super) fn admit<C: Channel>(
     source: Source,
 ) -> Admission {
     let info = msg.info().map_err(|e| e.to_string());
-    let (subject, forced) = match source {
-        Source::Live => (msg.subject.as_str(), false),
-        Source::Replay => (
-            replay::original_subject(msg.headers.as_ref()).unwrap_or(msg.subject.as_str()),
-            replay::forced(msg.headers.as_ref()),
-        ),
-    };
+    let subject = subject_of(msg, source);
+    let forced = source == Source::Replay && replay::forced(msg.headers.as_ref());
     let (attempt, event) = match info {
         Ok(i) => {
             let raw = RawEvent {
@@ -94,6 +95,106 @@ pub(super) fn admit<C: Channel>(
         event,
         forced,
         turn,
+    }
+}
+
+/// The subject the event was published on (for a replay, the original one).
+fn subject_of(msg: &Message, source: Source) -> &str {
+    match source {
+        Source::Live => msg.subject.as_str(),
+        Source::Replay => {
+            replay::original_subject(msg.headers.as_ref()).unwrap_or(msg.subject.as_str())
+        }
+    }
+}
+
+/// The span of one delivery: an OpenTelemetry messaging `process` span (kind
+/// consumer) whose parent is the publisher's span when the message carries a
+/// W3C `traceparent` (and `tracestate`). Disabled, and so free, unless traces
+/// are on or the log filter asks for it.
+pub(super) fn delivery_span<C: Channel>(
+    rt: &DestinationRuntime<C>,
+    msg: &Message,
+    consumer: &str,
+    source: Source,
+) -> Span {
+    let subject = subject_of(msg, source);
+    let span = tracing::debug_span!(
+        target: TRACE_TARGET,
+        "process",
+        otel.name = %format_args!("{subject} process"),
+        otel.kind = "consumer",
+        messaging.system = "nats",
+        messaging.operation.type = "process",
+        messaging.operation.name = "process",
+        messaging.destination.name = %subject,
+        messaging.consumer.group.name = %consumer,
+        herald.destination = %rt.name,
+        herald.channel = C::NAME,
+    );
+    if !span.is_disabled()
+        && let Some(headers) = msg.headers.as_ref()
+    {
+        let parent = TraceContextPropagator::new().extract(&NatsHeaders(headers));
+        // Fails only when no OpenTelemetry layer is installed (debug logs alone).
+        let _ = span.set_parent(parent);
+    }
+    span
+}
+
+/// The span of one send (kind client), a child of the delivery span. The
+/// status, outcome and retry delay are recorded when they are known.
+fn attempt_span<C: Channel>(rt: &DestinationRuntime<C>, attempt: u32) -> Span {
+    tracing::debug_span!(
+        target: TRACE_TARGET,
+        "send",
+        otel.name = %format_args!("{} send", C::NAME),
+        otel.kind = "client",
+        otel.status_code = Empty,
+        herald.destination = %rt.name,
+        herald.channel = C::NAME,
+        herald.attempt = i64::from(attempt),
+        http.response.status_code = Empty,
+        herald.smtp.status_code = Empty,
+        herald.outcome = Empty,
+        herald.retry_delay_ms = Empty,
+        error.type = Empty,
+    )
+}
+
+// Integers are recorded as `i64`: the OpenTelemetry layer exports `u64`
+// fields as strings.
+
+/// Records an attempt's provider status: an SMTP reply code for the email
+/// channel, an HTTP status for the others.
+fn record_status<C: Channel>(span: &Span, status: Option<u16>) {
+    if let Some(status) = status {
+        if C::NAME == "email" {
+            span.record("herald.smtp.status_code", i64::from(status));
+        } else {
+            span.record("http.response.status_code", i64::from(status));
+        }
+    }
+}
+
+/// Records a failed attempt on its span.
+fn record_failure<C: Channel>(span: &Span, failure: &Failure, outcome: &'static str) {
+    record_status::<C>(span, failure.status);
+    span.record("herald.outcome", outcome);
+    span.record("otel.status_code", "error");
+    span.record("error.type", failure_reason(failure));
+}
+
+/// Reads W3C trace context from NATS headers.
+struct NatsHeaders<'a>(&'a HeaderMap);
+
+impl Extractor for NatsHeaders<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).map(async_nats::HeaderValue::as_str)
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.iter().map(|(k, _)| k.as_ref()).collect()
     }
 }
 
@@ -185,8 +286,10 @@ pub(super) async fn deliver<C: Channel>(
             return;
         }
     };
+    let span = attempt_span(&rt, attempt);
     let started = tokio::time::Instant::now();
     let outcome = tokio::time::timeout(rt.timeout + SEND_GRACE, rt.channel.send(&payload, &ctx))
+        .instrument(span.clone())
         .await
         .unwrap_or_else(|_| Outcome::Retry(Failure::new("the send did not finish in time")));
     let took = started.elapsed();
@@ -196,6 +299,8 @@ pub(super) async fn deliver<C: Channel>(
             status,
             hold,
         } => {
+            record_status::<C>(&span, status);
+            span.record("herald.outcome", "delivered");
             if let Some(hold) = hold {
                 debug!(destination = %rt.name, hold_ms = u64::try_from(hold.as_millis()).unwrap_or(u64::MAX), "The provider's budget is spent; holding sends.");
                 rt.gate.pause_for(hold);
@@ -230,6 +335,11 @@ pub(super) async fn deliver<C: Channel>(
                 .decide(attempt, failure.retry_after, rand::random::<f64>())
             {
                 Decision::RetryAfter(delay) => {
+                    record_failure::<C>(&span, &failure, "retry");
+                    span.record(
+                        "herald.retry_delay_ms",
+                        i64::try_from(delay.as_millis()).unwrap_or(i64::MAX),
+                    );
                     info!(
                         destination = %rt.name, event = %event.id, attempt,
                         status = failure.status, reason = %failure.reason,
@@ -241,6 +351,7 @@ pub(super) async fn deliver<C: Channel>(
                     ack(&msg, AckKind::Nak(Some(delay))).await;
                 }
                 Decision::GiveUp => {
+                    record_failure::<C>(&span, &failure, "dead_lettered");
                     let letter = letter(DeadLetterReason::Exhausted, &failure, attempt);
                     dead_letter(&rt, &msg, &letter).await;
                 }
@@ -248,6 +359,7 @@ pub(super) async fn deliver<C: Channel>(
         }
         Outcome::Permanent(failure) => {
             rt.metrics.attempt(AttemptOutcome::Permanent, took);
+            record_failure::<C>(&span, &failure, "permanent");
             report_failure(&rt, &failure);
             let letter = letter(DeadLetterReason::Permanent, &failure, attempt);
             dead_letter(&rt, &msg, &letter).await;

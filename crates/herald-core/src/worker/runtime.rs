@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{Instrument as _, debug, warn};
 
-use super::deliver::{Source, ack, admit, deliver};
+use super::deliver::{Source, ack, admit, deliver, delivery_span};
 use super::serial::Turns;
 use super::stats::DestinationStats;
 use super::status::StatusBoard;
@@ -144,7 +144,7 @@ pub(super) async fn pull_loop<C: Channel>(
                         ack(&msg, AckKind::Nak(None)).await;
                         continue;
                     };
-                    spawn_delivery(&rt, msg, slot, source);
+                    spawn_delivery(&rt, msg, slot, &consumer_name, source);
                 }
             }
         }
@@ -155,9 +155,10 @@ fn spawn_delivery<C: Channel>(
     rt: &Arc<DestinationRuntime<C>>,
     msg: Message,
     slot: OwnedSemaphorePermit,
+    consumer: &str,
     source: Source,
 ) {
-    let span = tracing::debug_span!("deliver", destination = %rt.name, subject = %msg.subject);
+    let span = delivery_span(rt, &msg, consumer, source);
     let admission = admit(rt, &msg, source);
     rt.shared
         .tracker

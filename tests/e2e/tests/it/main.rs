@@ -21,3 +21,4 @@ mod signing;
 mod slack;
 mod support;
 mod teams;
+mod traces;
