@@ -49,7 +49,19 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    // `herald publish` exports its publish span when traces are configured, so
+    // the workers' spans have their parent in the same trace.
+    let traces = match cli.command {
+        Command::Publish(_)
+            if herald_core::telemetry::traces_configured(|k| std::env::var(k).ok()) =>
+        {
+            herald_core::telemetry::init_worker(herald_core::telemetry::LogFormat::Text, "publish")
+        }
+        _ => {
+            init_logging();
+            None
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -71,6 +83,10 @@ fn main() -> ExitCode {
             Command::Demo(args) => demo::run(args).await,
         }
     });
+    drop(runtime);
+    if let Some(t) = traces {
+        t.shutdown();
+    }
     match result {
         Ok(code) => code,
         Err(e) => {

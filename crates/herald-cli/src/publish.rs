@@ -3,7 +3,8 @@
 //! The event starts from `--data`/`--file` (or `{}`), `--set` assignments are
 //! applied, and `id` (UUID v7) and `time` (now) are filled when missing. It is
 //! published with `Nats-Msg-Id` = the event id (so JetStream drops a repeat
-//! within the stream's duplicate window) and a fresh W3C `traceparent`.
+//! within the stream's duplicate window) and a W3C `traceparent`: the publish
+//! span's when traces are on (`OTEL_EXPORTER_OTLP_ENDPOINT`), else a fresh one.
 
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
@@ -197,7 +198,13 @@ pub(crate) async fn publish_event(
     let id = event_id(event);
     let mut headers = async_nats::HeaderMap::new();
     headers.insert("Nats-Msg-Id", id.as_str());
-    headers.insert("traceparent", traceparent().as_str());
+    // With traces on, the publish is a span of its own and the workers' spans
+    // are its children; otherwise a fresh trace starts here.
+    let (_span, continued) = herald_core::telemetry::publish_span(subject);
+    headers.insert(
+        "traceparent",
+        continued.unwrap_or_else(traceparent).as_str(),
+    );
     if event.contains_key("specversion") {
         headers.insert("Content-Type", "application/cloudevents+json");
     }

@@ -87,8 +87,34 @@ pub fn init_worker(format: LogFormat, channel: &str) -> Option<Traces> {
     }
 }
 
+/// A producer span for publishing on `subject`, and the W3C `traceparent` that
+/// makes the consumers' spans its children. The `traceparent` is `None` when
+/// traces are off (the caller then starts a trace of its own). Keep the span
+/// until the publish is acknowledged: its end is the publish's end.
+pub fn publish_span(subject: &str) -> (tracing::Span, Option<String>) {
+    use opentelemetry::propagation::TextMapPropagator as _;
+    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+    let span = tracing::debug_span!(
+        target: TRACE_TARGET,
+        "publish",
+        otel.name = %format_args!("{subject} publish"),
+        otel.kind = "producer",
+        messaging.system = "nats",
+        messaging.operation.type = "send",
+        messaging.operation.name = "publish",
+        messaging.destination.name = %subject,
+    );
+    if span.is_disabled() {
+        return (span, None);
+    }
+    let mut carrier = std::collections::HashMap::new();
+    TraceContextPropagator::new().inject_context(&span.context(), &mut carrier);
+    let traceparent = carrier.remove("traceparent");
+    (span, traceparent)
+}
+
 /// True when an OTLP endpoint for traces is set (and not empty).
-fn traces_configured(get: impl Fn(&str) -> Option<String>) -> bool {
+pub fn traces_configured(get: impl Fn(&str) -> Option<String>) -> bool {
     [
         "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
         "OTEL_EXPORTER_OTLP_ENDPOINT",

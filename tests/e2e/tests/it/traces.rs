@@ -219,3 +219,72 @@ async fn a_retried_delivery_continues_the_publishers_trace() -> Result<()> {
     assert_eq!(str_attr(second, "herald.outcome"), Some("delivered"));
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn herald_publish_is_the_parent_of_the_delivery() -> Result<()> {
+    let nats = NatsServer::start().await?;
+    let receiver = Receiver::start().await?;
+    let otlp = OtlpReceiver::default();
+    let otlp_url = otlp.start().await?;
+    let config = write_fleet_config(
+        &nats.url(),
+        &[webhook("traced", &receiver.url(), &["rotation.>"])],
+    )?;
+    let cmd = WorkerCommand::webhook(config.path())
+        .env("NATS_URL", &nats.url())
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &otlp_url)
+        .env("OTEL_BSP_SCHEDULE_DELAY", "100");
+    let js = nats.jetstream().await?;
+    let worker = spawn_ready(&cmd, &js, "webhook", &[("traced", "rotation.>")]).await?;
+
+    let herald = herald_testkit::binary("herald")?;
+    let out = tokio::process::Command::new(herald)
+        .args([
+            "publish",
+            "rotation.failed",
+            "--set",
+            "resource=postgres-prod",
+        ])
+        .env("NATS_URL", nats.url())
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &otlp_url)
+        .env_remove("OTEL_SERVICE_NAME")
+        .kill_on_drop(true)
+        .output()
+        .await?;
+    anyhow::ensure!(
+        out.status.success(),
+        "herald publish failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    receiver.wait_for(1, SOON).await?;
+    wait_until(SOON, "the publish and process spans exported", || {
+        let spans = otlp.spans();
+        async move {
+            let has = |name: &str| spans.iter().any(|(_, s)| s.name == name);
+            has("rotation.failed publish") && has("rotation.failed process")
+        }
+    })
+    .await
+    .with_context(|| format!("worker stderr:\n{}", worker.stderr()))?;
+
+    let spans = otlp.spans();
+    let find = |name: &str| spans.iter().find(|(_, s)| s.name == name);
+    let (Some((publisher, publish)), Some((_, process))) = (
+        find("rotation.failed publish"),
+        find("rotation.failed process"),
+    ) else {
+        anyhow::bail!("spans missing");
+    };
+    assert_eq!(
+        publisher, "herald-publish",
+        "the CLI's default service name"
+    );
+    assert_eq!(publish.kind, SpanKind::Producer as i32);
+    assert_eq!(str_attr(publish, "messaging.system"), Some("nats"));
+    assert_eq!(process.trace_id, publish.trace_id, "one trace");
+    assert_eq!(
+        process.parent_span_id, publish.span_id,
+        "the delivery is a child of the publish"
+    );
+    Ok(())
+}
