@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 
 use crate::config::{Destination, RateLimitConfig};
+use crate::digest::{Digest, Schedule};
 use crate::envelope::Envelope;
 use crate::memory::Memory;
 use crate::outcome::Outcome;
@@ -157,4 +158,30 @@ pub trait Channel: Sized + Send + Sync + 'static {
 
     /// Describes a rendered request for humans, secrets redacted.
     fn preview(&self, payload: &Self::Payload) -> RequestPreview;
+
+    /// When this destination sends digests instead of one message per event,
+    /// the schedule of its windows. The core then keeps the events of each open
+    /// window durably and calls [`Channel::render_digest`] once it closes.
+    fn schedule(&self) -> Option<&Schedule> {
+        None
+    }
+
+    /// Renders the digest of a closed window (never empty), or `None` when its
+    /// events make no message (a report with nothing to report). Pure, like
+    /// [`Channel::render`]; `ctx.idempotency_key` is derived from the window, so
+    /// a digest sent again is recognisably the same.
+    ///
+    /// # Errors
+    /// A [`RenderError`] when the digest cannot be rendered; its events are
+    /// dead-lettered.
+    fn render_digest(
+        &self,
+        _digest: &Digest,
+        _ctx: &DeliveryContext,
+    ) -> Result<Option<Self::Payload>, RenderError> {
+        Err(RenderError(format!(
+            "the `{}` channel does not send digests",
+            Self::NAME
+        )))
+    }
 }

@@ -12,7 +12,7 @@ use async_nats::jetstream::{
 };
 
 use crate::config::{
-    DlqConfig, NatsConfig, ReceiptsConfig, ReplayConfig, StatusConfig, StreamConfig,
+    DigestConfig, DlqConfig, NatsConfig, ReceiptsConfig, ReplayConfig, StatusConfig, StreamConfig,
 };
 use crate::routing::SubjectPattern;
 
@@ -208,6 +208,41 @@ pub async fn ensure_replay_stream(
     })
     .await
     .map_err(|e| provision(format!("stream {}", cfg.stream), e))
+}
+
+/// Creates the digest stream (`<prefix>.>`) if it is missing. Its duplicate
+/// window is an hour, so an event appended again after a crash is stored once.
+///
+/// # Errors
+/// [`SetupError::Provision`] when JetStream refuses.
+pub async fn ensure_digest_stream(
+    js: &jetstream::Context,
+    cfg: &DigestConfig,
+) -> Result<stream::Stream, SetupError> {
+    js.get_or_create_stream(stream::Config {
+        name: cfg.stream.clone(),
+        subjects: vec![format!("{}.>", cfg.subject_prefix)],
+        retention: RetentionPolicy::Limits,
+        storage: StorageType::File,
+        max_age: cfg.max_age.0,
+        duplicate_window: Duration::from_secs(3600).min(cfg.max_age.0),
+        num_replicas: cfg.replicas,
+        description: Some("Herald digest windows, one subject per destination and window".into()),
+        ..Default::default()
+    })
+    .await
+    .map_err(|e| provision(format!("stream {}", cfg.stream), e))
+}
+
+/// Opens the digest claims bucket, creating its stream first when missing.
+///
+/// # Errors
+/// [`SetupError::Provision`] when JetStream refuses.
+pub async fn ensure_digest_bucket(
+    js: &jetstream::Context,
+    cfg: &DigestConfig,
+) -> Result<jetstream::kv::Store, SetupError> {
+    ensure_bucket(js, &cfg.bucket, cfg.max_age.0, cfg.replicas).await
 }
 
 /// The subject replays for `destination` are published on: `<prefix>.<destination>`.

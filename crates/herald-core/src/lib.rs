@@ -24,6 +24,7 @@
 //! - [`receipts`]: idempotency receipts in a key-value bucket.
 //! - [`memory`]: notes a channel keeps across events (thread handles, issue keys).
 //! - [`lifecycle`]: open/close notes that keep stale lifecycle events from undoing later ones.
+//! - [`digest`]: digests: durable windows, schedules, claims, the expiry report.
 //! - [`dlq`]: dead letters.
 //! - [`replay`]: replaying dead letters to one destination.
 //! - [`status`]: per-destination status records (last success, last error, broken).
@@ -36,6 +37,7 @@
 pub mod binary;
 pub mod channel;
 pub mod config;
+pub mod digest;
 pub mod dlq;
 pub mod endpoint;
 pub mod env;

@@ -93,6 +93,18 @@ impl Receipts {
             .await
             .map_err(|e| ReceiptError(e.to_string()))
     }
+
+    /// Forgets a receipt, so the event can be delivered again (its digest
+    /// failed and it was dead-lettered).
+    ///
+    /// # Errors
+    /// [`ReceiptError`] when the bucket refuses.
+    pub async fn forget(&self, key: &str) -> Result<(), ReceiptError> {
+        self.store
+            .delete(key)
+            .await
+            .map_err(|e| ReceiptError(e.to_string()))
+    }
 }
 
 #[cfg(test)]

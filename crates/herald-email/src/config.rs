@@ -3,6 +3,8 @@
 use herald_core::config::{HumanDuration, SecretRef};
 use serde::Deserialize;
 
+pub use herald_core::digest::Batch;
+
 /// Settings of one email destination. Exactly one transport is used: `graph`
 /// when it is configured (MazeVault's priority logic), else `smtp`.
 #[derive(Debug, Clone, Deserialize)]
@@ -29,10 +31,29 @@ pub struct EmailSettings {
     /// `X-Priority` and `Importance` by outcome.
     #[serde(default)]
     pub priority: PrioritySettings,
-    /// `immediate` (one mail per event, the default). Digests (`hourly`,
-    /// `daily`, `weekly`) are not available yet.
+    /// `immediate` (one mail per event, the default), `hourly`, `daily`,
+    /// `weekly`, or an interval such as `15m`: a digest of the window's events,
+    /// kept durably in JetStream until the window closes.
     #[serde(default)]
     pub batch: Batch,
+    /// When daily and weekly windows close, `HH:MM` or `HH:MM:SS` in `timezone`
+    /// (default `00:00`); for `hourly`, only the minutes count.
+    #[serde(default)]
+    pub at: Option<String>,
+    /// The day weekly windows close, `monday` … `sunday` (default `monday`).
+    #[serde(default)]
+    pub weekday: Option<String>,
+    /// The IANA time zone of `at` and `weekday` (default `UTC`), e.g. `Europe/Prague`.
+    #[serde(default)]
+    pub timezone: Option<String>,
+    /// What a closed window sends: `digest` (every event, grouped by type and
+    /// severity; the default) or `expiry` (the certificates and secrets that
+    /// expire within `horizon`, in one table sorted by date).
+    #[serde(default)]
+    pub report: Report,
+    /// How far ahead the expiry report looks (default `60d`).
+    #[serde(default = "default_horizon")]
+    pub horizon: HumanDuration,
     /// SMTP transport.
     #[serde(default)]
     pub smtp: Option<SmtpSettings>,
@@ -103,19 +124,19 @@ impl Default for PrioritySettings {
     }
 }
 
-/// When mail is sent.
+/// What a destination with a `batch` window sends when the window closes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Batch {
-    /// One mail per event, at once.
+pub enum Report {
+    /// Every event of the window, grouped by type and severity, with counts.
     #[default]
-    Immediate,
-    /// An hourly digest (not available yet).
-    Hourly,
-    /// A daily digest (not available yet).
-    Daily,
-    /// A weekly digest (not available yet).
-    Weekly,
+    Digest,
+    /// The expiry report: certificates and secrets expiring within `horizon`.
+    Expiry,
+}
+
+fn default_horizon() -> HumanDuration {
+    HumanDuration::from_secs(60 * 24 * 3600)
 }
 
 /// How the SMTP connection is secured.

@@ -8,12 +8,18 @@
 //! recognisably the same mail. `X-Priority` and `Importance` follow the outcome.
 //!
 //! When a destination configures both transports, Graph is used (MazeVault's
-//! priority logic). Digests (`batch: hourly | daily | weekly`) are not
-//! available yet: they need durable batching in the core.
+//! priority logic).
+//!
+//! With `batch: hourly | daily | weekly | <interval>` a destination sends one
+//! mail per window instead: a digest of its events grouped by type and
+//! severity, or with `report: expiry` the expiry report (certificates and
+//! secrets expiring within `horizon`, sorted by date). The core keeps the
+//! window's events in JetStream and has one replica send each window.
 //!
 //! # Layout
 //! - `config`: the destination keys ([`EmailSettings`], [`SmtpSettings`],
 //!   [`GraphSettings`]).
+//! - `digest_mail`: the [`Mail`] for a digest and for the expiry report.
 //! - `render`: the [`Mail`] for an event (subject, priority, Message-ID, limits),
 //!   with `plain` (the text part) and `html` (the HTML part).
 //! - `header`: header-safe text ([`header_text`]) and [`message_id`].
@@ -27,6 +33,7 @@
 
 mod assertion;
 mod config;
+mod digest_mail;
 mod graph;
 mod graph_body;
 mod header;
@@ -40,9 +47,10 @@ mod token;
 
 pub use assertion::CertificateKey;
 pub use config::{
-    Batch, EmailSettings, GraphAuth, GraphSettings, Priority, PrioritySettings, SmtpSettings,
-    TlsMode,
+    Batch, EmailSettings, GraphAuth, GraphSettings, Priority, PrioritySettings, Report,
+    SmtpSettings, TlsMode,
 };
+pub use digest_mail::{DIGEST_MAX_EVENTS, DIGEST_SUMMARY_CHARS, REPORT_MAX_ROWS};
 pub use graph::MAILBOX_CONCURRENCY;
 pub use header::{header_text, message_id};
 pub use payload::{EmailPayload, Wire};
@@ -56,6 +64,7 @@ use std::time::Duration;
 
 use herald_core::channel::{BuildError, ChannelDefaults, RenderError, RequestPreview};
 use herald_core::config::{Destination, RateLimitConfig, Secret, SecretRef};
+use herald_core::digest::{Digest, Schedule};
 use herald_core::outcome::{Failure, Outcome};
 use herald_core::{Channel, DeliveryContext, Envelope};
 use lettre::message::Mailbox;
@@ -80,6 +89,10 @@ enum Transport {
 pub struct Email {
     composer: Composer,
     transport: Transport,
+    /// The digest schedule, when `batch` is not `immediate`.
+    schedule: Option<Schedule>,
+    /// What a closed window sends.
+    window: digest_mail::Kind,
 }
 
 fn resolve(field: &str, r: &SecretRef) -> Result<Secret, BuildError> {
@@ -296,6 +309,26 @@ fn list(v: &str) -> Vec<String> {
         .collect()
 }
 
+impl Email {
+    /// The wire form of a mail for this destination's transport.
+    fn wire(&self, mail: Mail, ctx: &DeliveryContext) -> Result<EmailPayload, RenderError> {
+        let wire = match &self.transport {
+            Transport::Smtp(_) => {
+                let (envelope, mime) =
+                    mime::build(&mail, &ctx.idempotency_key).map_err(RenderError)?;
+                Wire::Smtp { envelope, mime }
+            }
+            Transport::Graph(g) => {
+                let body = graph_body::body(&mail, &g.sender, g.save_to_sent_items);
+                Wire::Graph {
+                    body: serde_json::to_vec(&body).map_err(|e| RenderError(e.to_string()))?,
+                }
+            }
+        };
+        Ok(EmailPayload { mail, wire })
+    }
+}
+
 impl Channel for Email {
     const NAME: &'static str = "email";
     const ENV_HINT: &'static str = " (or EMAIL_TO with O365_EMAIL_ENABLED=true, O365_TENANT_ID, O365_CLIENT_ID, O365_CLIENT_SECRET, O365_SENDER_EMAIL; or with SMTP_HOST, SMTP_PORT, SMTP_USERNAME, SMTP_PASSWORD, SMTP_FROM)";
@@ -397,12 +430,27 @@ impl Channel for Email {
         settings: EmailSettings,
         timeout: Duration,
     ) -> Result<Self, BuildError> {
-        if settings.batch != Batch::Immediate {
-            return Err(BuildError::new(
-                "batch",
-                "digests (`hourly`, `daily`, `weekly`) are not available yet; use `batch: immediate` (the default)",
-            ));
-        }
+        let schedule = Schedule::new(
+            settings.batch,
+            settings.at.as_deref(),
+            settings.weekday.as_deref(),
+            settings.timezone.as_deref(),
+        )
+        .map_err(|e| BuildError::new(e.field, e.message))?;
+        let window = match settings.report {
+            Report::Digest => digest_mail::Kind::Digest,
+            Report::Expiry => {
+                if schedule.is_none() {
+                    return Err(BuildError::new(
+                        "report",
+                        "the expiry report is sent when a window closes: set `batch` (e.g. `weekly` with `weekday: monday`, `at: \"07:00\"`)",
+                    ));
+                }
+                let horizon = chrono::TimeDelta::from_std(settings.horizon.0)
+                    .map_err(|e| BuildError::new("horizon", e.to_string()))?;
+                digest_mail::Kind::Expiry { horizon }
+            }
+        };
         let from = mailbox("from", &settings.from)?;
         let addresses = Addresses {
             to: mailboxes("to", &settings.to)?,
@@ -443,25 +491,39 @@ impl Channel for Email {
                 priority: settings.priority,
             },
             transport,
+            schedule,
+            window,
         })
     }
 
     fn render(&self, event: &Envelope, ctx: &DeliveryContext) -> Result<EmailPayload, RenderError> {
-        let mail = self.composer.compose(event, ctx);
-        let wire = match &self.transport {
-            Transport::Smtp(_) => {
-                let (envelope, mime) =
-                    mime::build(&mail, &ctx.idempotency_key).map_err(RenderError)?;
-                Wire::Smtp { envelope, mime }
-            }
-            Transport::Graph(g) => {
-                let body = graph_body::body(&mail, &g.sender, g.save_to_sent_items);
-                Wire::Graph {
-                    body: serde_json::to_vec(&body).map_err(|e| RenderError(e.to_string()))?,
-                }
-            }
+        self.wire(self.composer.compose(event, ctx), ctx)
+    }
+
+    fn schedule(&self) -> Option<&Schedule> {
+        self.schedule.as_ref()
+    }
+
+    fn render_digest(
+        &self,
+        digest: &Digest,
+        ctx: &DeliveryContext,
+    ) -> Result<Option<EmailPayload>, RenderError> {
+        let Some(schedule) = &self.schedule else {
+            return Err(RenderError(
+                "this destination sends one mail per event".into(),
+            ));
         };
-        Ok(EmailPayload { mail, wire })
+        self.composer
+            .compose_window(
+                digest,
+                schedule.batch(),
+                schedule.timezone(),
+                self.window,
+                ctx,
+            )
+            .map(|mail| self.wire(mail, ctx))
+            .transpose()
     }
 
     async fn send(&self, payload: &EmailPayload, _ctx: &DeliveryContext) -> Outcome {

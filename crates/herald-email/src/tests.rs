@@ -150,12 +150,9 @@ fn bcc_is_in_the_envelope_only() {
 
 #[test]
 fn build_errors_name_the_field_and_line() {
-    let e = build(&format!("{SMTP}    batch: daily\n")).unwrap_err();
-    assert!(
-        e.contains("batch") && e.contains("not available yet"),
-        "{e}"
-    );
-    assert!(e.starts_with("f.yaml:8:"), "{e}");
+    let e = build(&format!("{SMTP}    batch: daily\n    at: 7am\n")).unwrap_err();
+    assert!(e.contains("at") && e.contains("HH:MM"), "{e}");
+    assert!(e.starts_with("f.yaml:9:"), "{e}");
     let e = build("    from: not an address\n    to: [a@example.com]\n    smtp: {host: h}\n")
         .unwrap_err();
     assert!(e.contains("destinations[mail].from"), "{e}");
@@ -327,4 +324,101 @@ fn env_only_configuration() {
     );
     assert_eq!(d["from"], "noreply@example.com");
     assert!(Email::env_destination(&|_| None).is_none());
+}
+
+fn window(e: &Email, events: Vec<Envelope>) -> Digest {
+    let schedule = e.schedule().cloned().unwrap();
+    let end = schedule.window_end(ctx().now);
+    Digest::new("mail", &schedule, schedule.window_start(end), end, events)
+}
+
+#[test]
+fn schedule_settings_are_checked_and_named() {
+    let weekly = build(&format!(
+        "{SMTP}    batch: weekly\n    weekday: monday\n    at: \"07:00\"\n    timezone: Europe/Prague\n"
+    ))
+    .unwrap();
+    assert_eq!(
+        weekly.schedule().unwrap().to_string(),
+        "weekly on Mon at 07:00 Europe/Prague"
+    );
+    assert!(build(SMTP).unwrap().schedule().is_none());
+    let e = build(&format!(
+        "{SMTP}    batch: daily\n    timezone: Mars/Base\n"
+    ))
+    .unwrap_err();
+    assert!(e.contains("timezone") && e.contains("IANA"), "{e}");
+    let e = build(&format!("{SMTP}    batch: monthly\n")).unwrap_err();
+    assert!(e.contains("`weekly`"), "{e}");
+    let e = build(&format!("{SMTP}    report: expiry\n")).unwrap_err();
+    assert!(e.contains("report") && e.contains("batch"), "{e}");
+}
+
+#[test]
+fn a_digest_subject_and_parts_stay_safe() {
+    let e = build(&format!("{SMTP}    batch: daily\n    at: \"07:00\"\n")).unwrap();
+    let hostile = event(
+        "rotation.failed",
+        r#"{"id":"h1","source":"dsops\r\nBcc: victim@example.com","title":"<script>x</script>\r\nX-Evil: 1","summary":"a\r\nb"}"#,
+    );
+    let p = e
+        .render_digest(&window(&e, vec![hostile, completed()]), &ctx())
+        .unwrap()
+        .unwrap();
+    assert!(!p.mail.subject.contains(['\r', '\n']));
+    assert!(
+        p.mail
+            .subject
+            .starts_with("[Herald] Daily digest: 2 events, 1 failure (")
+    );
+    assert!(p.mail.html.contains("&lt;script&gt;x&lt;/script&gt;"));
+    assert!(!p.mail.html.contains("<script>"));
+    assert_eq!(p.mail.priority, Priority::High);
+    let Wire::Smtp { mime, .. } = &p.wire else {
+        panic!("not SMTP")
+    };
+    let head = String::from_utf8_lossy(mime);
+    let head = head.split("\r\n\r\n").next().unwrap();
+    assert!(
+        !head
+            .lines()
+            .any(|l| l.starts_with("Bcc:") || l.starts_with("X-Evil:"))
+    );
+}
+
+#[test]
+fn an_expiry_report_with_nothing_due_sends_nothing() {
+    let e = build(&format!(
+        "{SMTP}    batch: weekly\n    report: expiry\n    horizon: 30d\n"
+    ))
+    .unwrap();
+    let far = event(
+        "cert.expiring",
+        r#"{"id":"c1","data":{"certificate":{"common_name":"a.example.com","not_after":"2027-06-01T00:00:00Z"}}}"#,
+    );
+    assert!(
+        e.render_digest(&window(&e, vec![far]), &ctx())
+            .unwrap()
+            .is_none()
+    );
+    let near = event(
+        "cert.expiring",
+        r#"{"id":"c2","data":{"certificate":{"common_name":"b.example.com","not_after":"2026-12-01T00:00:00Z"}}}"#,
+    );
+    let p = e
+        .render_digest(&window(&e, vec![near]), &ctx())
+        .unwrap()
+        .unwrap();
+    assert!(
+        p.mail
+            .subject
+            .ends_with("1 certificate and 0 secrets expire within 30 days")
+    );
+    assert!(
+        p.mail
+            .text
+            .contains("2026-12-01     8  certificate  b.example.com"),
+        "{}",
+        p.mail.text
+    );
 }

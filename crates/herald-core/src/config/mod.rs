@@ -10,11 +10,13 @@
 //! - [`HumanDuration`]: `10s`, `2m`, `1h`.
 
 mod destination;
+mod digest;
 mod duration;
 mod load;
 mod secret;
 
 pub use destination::{COMMON_KEYS, Destination, RateLimitConfig, RetryConfig, When};
+pub use digest::DigestConfig;
 pub use duration::HumanDuration;
 pub use load::{ConfigError, ConfigErrors};
 pub use secret::{Secret, SecretError, SecretRef, SecretSource};
@@ -53,6 +55,9 @@ pub struct FleetConfig {
     /// Where `herald dlq replay` puts events for one destination to take again.
     #[serde(default)]
     pub replay: ReplayConfig,
+    /// Digest windows (destinations that send digests instead of one message per event).
+    #[serde(default)]
+    pub digest: DigestConfig,
     /// Where events go.
     #[serde(default)]
     pub destinations: Vec<Spanned<Destination>>,

@@ -36,11 +36,11 @@ pub(super) enum Source {
 }
 
 /// How long to wait before retrying when NATS itself (receipts, DLQ) failed.
-const INFRA_RETRY: Duration = Duration::from_secs(5);
+pub(super) const INFRA_RETRY: Duration = Duration::from_secs(5);
 
 /// Extra time given to a send beyond the channel's own timeout before the core
 /// gives up on it.
-const SEND_GRACE: Duration = Duration::from_secs(5);
+pub(super) const SEND_GRACE: Duration = Duration::from_secs(5);
 
 /// What the pull loop learns of a message before handing it to a delivery task:
 /// read in pull order, so the correlation's [`Ticket`] keeps that order.
@@ -266,6 +266,10 @@ pub(super) async fn deliver<C: Channel>(
             return;
         }
     }
+    if let Some(schedule) = rt.channel.schedule() {
+        super::digest::hold(&rt, &msg, &event, schedule, attempt).await;
+        return;
+    }
     let ctx = DeliveryContext {
         destination: rt.name.clone(),
         idempotency_key: idempotency_key(&rt.name, &event.id),
@@ -369,7 +373,7 @@ pub(super) async fn deliver<C: Channel>(
 
 /// Counts a failed attempt and records it in the status record; says loudly
 /// when the destination itself needs fixing.
-fn report_failure<C: Channel>(rt: &DestinationRuntime<C>, failure: &Failure) {
+pub(super) fn report_failure<C: Channel>(rt: &DestinationRuntime<C>, failure: &Failure) {
     rt.metrics.failed(failure_reason(failure));
     rt.shared
         .status

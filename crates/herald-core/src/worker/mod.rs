@@ -14,6 +14,7 @@
 //! `worker.metrics_listen`.
 
 mod deliver;
+mod digest;
 mod prepare;
 mod runtime;
 mod serial;
@@ -38,9 +39,10 @@ use crate::config::{ConfigErrors, FleetConfig};
 use crate::dlq::DeadLetters;
 use crate::envelope::IngestLimits;
 use crate::jetstream::{
-    ConsumerSettings, SetupError, connect, consumer_name, ensure_consumer, ensure_dlq_stream,
-    ensure_event_stream, ensure_receipts_bucket, ensure_replay_consumer, ensure_replay_stream,
-    ensure_status_bucket, replay_consumer_name, replay_subject,
+    ConsumerSettings, SetupError, connect, consumer_name, ensure_consumer, ensure_digest_bucket,
+    ensure_digest_stream, ensure_dlq_stream, ensure_event_stream, ensure_receipts_bucket,
+    ensure_replay_consumer, ensure_replay_stream, ensure_status_bucket, replay_consumer_name,
+    replay_subject,
 };
 use crate::memory::Memory;
 use crate::metrics::consumers::{Watched, refresh_loop};
@@ -119,6 +121,25 @@ impl Worker {
         let kv = ensure_receipts_bucket(&js, &config.receipts).await?;
         let status_kv = ensure_status_bucket(&js, &config.status).await?;
         let replay_stream = ensure_replay_stream(&js, &config.replay).await?;
+        let digests = if prepared.iter().any(|p| p.channel.schedule().is_some()) {
+            let d = &config.digest;
+            let stream = ensure_digest_stream(&js, d).await?;
+            let bucket = ensure_digest_bucket(&js, d).await?;
+            let owner = format!("{}-{:08x}", std::process::id(), rand::random::<u32>());
+            Some(digest::Digests {
+                store: crate::digest::DigestStore::new(
+                    js.clone(),
+                    stream,
+                    d.subject_prefix.clone(),
+                ),
+                leases: crate::digest::Leases::new(bucket, owner, d.lease.0),
+                grace: d.grace.0,
+                lease: d.lease.0,
+                check_interval: d.check_interval.0,
+            })
+        } else {
+            None
+        };
         let shared = Arc::new(Shared {
             status: StatusBoard::new(StatusStore::new(status_kv)),
             memory: Memory::kv(kv.clone()),
@@ -135,6 +156,7 @@ impl Worker {
             cancel: CancellationToken::new(),
             pull_expires: config.worker.pull_expires.0,
             max_batch: usize::try_from(config.worker.max_batch.max(1)).unwrap_or(1),
+            digests,
         });
         let loops = TaskTracker::new();
         let mut stats = BTreeMap::new();
@@ -167,6 +189,10 @@ impl Worker {
                 info!(destination = %name, consumer = %cname, filter = %pattern, "Consuming.");
                 watched.push(Watched::new(stream.clone(), C::NAME, &name, &cname));
                 loops.spawn(pull_loop(rt.clone(), consumer, cname, Source::Live));
+            }
+            if let Some(schedule) = rt.channel.schedule() {
+                info!(destination = %name, schedule = %schedule, "Sending digests.");
+                loops.spawn(digest::send_loop(rt.clone(), schedule.clone()));
             }
             let rname = replay_consumer_name(C::NAME, &name);
             let rsubject = replay_subject(&config.replay, &name);

@@ -43,6 +43,8 @@ pub(super) struct Shared {
     pub(super) cancel: CancellationToken,
     pub(super) pull_expires: Duration,
     pub(super) max_batch: usize,
+    /// The digest stream and claims, when a destination sends digests.
+    pub(super) digests: Option<super::digest::Digests>,
 }
 
 /// One destination at run time.

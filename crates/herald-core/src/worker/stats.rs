@@ -12,6 +12,8 @@ pub struct DestinationStats {
     filtered: AtomicU64,
     duplicates: AtomicU64,
     throttled: AtomicU64,
+    held: AtomicU64,
+    digests: AtomicU64,
     broken: AtomicU64,
     broken_reason: Mutex<Option<String>>,
 }
@@ -31,6 +33,10 @@ pub struct StatsSnapshot {
     pub duplicates: u64,
     /// Throttling answers (429) received.
     pub throttled: u64,
+    /// Events added to a digest window.
+    pub held: u64,
+    /// Digests the provider accepted.
+    pub digests: u64,
     /// Failures that said the destination itself is broken.
     pub broken: u64,
 }
@@ -44,6 +50,8 @@ pub(crate) enum Count {
     Filtered,
     Duplicate,
     Throttled,
+    Held,
+    Digest,
 }
 
 impl DestinationStats {
@@ -55,6 +63,8 @@ impl DestinationStats {
             Count::Filtered => &self.filtered,
             Count::Duplicate => &self.duplicates,
             Count::Throttled => &self.throttled,
+            Count::Held => &self.held,
+            Count::Digest => &self.digests,
         };
         counter.fetch_add(1, Ordering::Relaxed);
     }
@@ -68,6 +78,8 @@ impl DestinationStats {
             filtered: self.filtered.load(Ordering::Relaxed),
             duplicates: self.duplicates.load(Ordering::Relaxed),
             throttled: self.throttled.load(Ordering::Relaxed),
+            held: self.held.load(Ordering::Relaxed),
+            digests: self.digests.load(Ordering::Relaxed),
             broken: self.broken.load(Ordering::Relaxed),
         }
     }

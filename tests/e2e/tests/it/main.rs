@@ -2,6 +2,7 @@ mod bad_input;
 mod cloudevents;
 mod config_errors;
 mod crash;
+mod digest;
 mod discord;
 mod dlq;
 mod email;
