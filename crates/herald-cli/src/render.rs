@@ -1,4 +1,5 @@
-//! `herald render`: the exact request a destination would send for an event,
+//! `herald render`: the exact request a destination would send for an event
+//! (for a digest destination, the digest of a window holding that event alone),
 //! printed with secrets redacted, without sending anything.
 
 use std::path::PathBuf;
@@ -8,6 +9,7 @@ use anyhow::{Context as _, bail};
 use chrono::{DateTime, Utc};
 use herald_core::channel::{RenderError, RequestPreview};
 use herald_core::config::{ConfigError, ConfigErrors, FleetConfig};
+use herald_core::digest::Digest;
 use herald_core::envelope::{IngestLimits, RawEvent, ingest};
 use herald_core::worker::prepare;
 use herald_core::{Channel, DeliveryContext, Envelope};
@@ -40,6 +42,8 @@ enum Problem {
     Config(ConfigErrors),
     /// The destination refused the event (a template error).
     Render(RenderError),
+    /// A digest destination would send nothing for a window of this event alone.
+    Nothing(String),
 }
 
 /// Prepares one destination of channel `C` and renders the event for it.
@@ -72,10 +76,36 @@ impl ChannelTask for RenderOne<'_> {
             ));
         };
         let ctx = DeliveryContext::one_off(self.destination, &self.event.id, self.now);
-        let payload = p
-            .channel
-            .render(self.event, &ctx)
-            .map_err(Problem::Render)?;
+        let payload = match p.channel.schedule() {
+            // A digest destination: the window now open, holding this event alone.
+            Some(schedule) => {
+                let end = schedule.window_end(self.now);
+                let digest = Digest::new(
+                    self.destination,
+                    schedule,
+                    schedule.window_start(end),
+                    end,
+                    vec![self.event.clone()],
+                );
+                let ctx = DeliveryContext::one_off(
+                    self.destination,
+                    &format!("digest:{}", end.timestamp_millis()),
+                    self.now,
+                );
+                p.channel
+                    .render_digest(&digest, &ctx)
+                    .map_err(Problem::Render)?
+                    .ok_or_else(|| {
+                        Problem::Nothing(format!(
+                            "a window holding only this event sends nothing ({schedule})"
+                        ))
+                    })?
+            }
+            None => p
+                .channel
+                .render(self.event, &ctx)
+                .map_err(Problem::Render)?,
+        };
         Ok(p.channel.preview(&payload))
     }
 }
@@ -222,6 +252,10 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         }
         Err(Problem::Config(errors)) => {
             eprintln!("{errors}");
+            Ok(ExitCode::FAILURE)
+        }
+        Err(Problem::Nothing(why)) => {
+            eprintln!("herald: `{}`: {why}", destination.name());
             Ok(ExitCode::FAILURE)
         }
         Err(Problem::Render(e)) => {

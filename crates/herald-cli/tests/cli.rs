@@ -217,6 +217,55 @@ async fn render_prints_the_request_with_secrets_redacted() {
     assert!(stderr.contains("monitoring, dsops"), "{stderr}");
 }
 
+#[tokio::test]
+async fn render_shows_the_digest_a_batched_destination_would_send() {
+    let dir = tempfile::tempdir().unwrap();
+    let fleet = "destinations:\n  - name: daily\n    channel: email\n    events: [\"rotation.>\"]\n    from: Herald <herald@example.com>\n    to: [ops@example.com]\n    batch: daily\n    at: \"07:00\"\n    timezone: Europe/Prague\n    smtp: {host: smtp.example.com}\n  - name: expiry\n    channel: email\n    events: [\"rotation.>\"]\n    from: Herald <herald@example.com>\n    to: [ops@example.com]\n    batch: weekly\n    report: expiry\n    smtp: {host: smtp.example.com}\n";
+    let config = write(dir.path(), "fleet.yaml", fleet).display().to_string();
+    let event = write(dir.path(), "event.json", EVENT).display().to_string();
+    let out = herald(
+        &[
+            "render",
+            "--config",
+            &config,
+            "--destination",
+            "daily",
+            "--event",
+            &event,
+        ],
+        Duration::from_secs(30),
+    )
+    .await;
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        stdout.contains("Daily digest: 1 event, 1 failure ("),
+        "{stdout}"
+    );
+    assert!(stdout.contains("X-Herald-Event-Type: digest"), "{stdout}");
+    assert!(stdout.contains("----- text/html -----"), "{stdout}");
+    // A rotation event says nothing about expiry: the report would be empty.
+    let out = herald(
+        &[
+            "render",
+            "--config",
+            &config,
+            "--destination",
+            "expiry",
+            "--event",
+            &event,
+        ],
+        Duration::from_secs(30),
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("sends nothing"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
 /// A nats-server with JetStream on a free port, killed on drop.
 struct Nats {
     _child: Child,
