@@ -37,6 +37,7 @@ use crate::channel::Channel;
 use crate::config::{ConfigErrors, FleetConfig};
 use crate::dlq::DeadLetters;
 use crate::envelope::IngestLimits;
+use crate::feed::Feed;
 use crate::jetstream::{
     ConsumerSettings, SetupError, connect, consumer_name, ensure_consumer, ensure_dlq_stream,
     ensure_event_stream, ensure_receipts_bucket, ensure_replay_consumer, ensure_replay_stream,
@@ -121,6 +122,7 @@ impl Worker {
         let replay_stream = ensure_replay_stream(&js, &config.replay).await?;
         let shared = Arc::new(Shared {
             status: StatusBoard::new(StatusStore::new(status_kv)),
+            feed: Feed::start(client.clone(), &config.status),
             memory: Memory::kv(kv.clone()),
             receipts: Receipts::new(kv, client.clone(), &config.receipts.bucket),
             dlq: DeadLetters::new(
