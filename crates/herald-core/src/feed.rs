@@ -196,9 +196,10 @@ impl Feed {
     ) {
         let Some(queue) = &self.queue else { return };
         let headers = msg.headers.as_ref();
+        let subject = replay::original_subject(headers).unwrap_or(msg.subject.as_str());
         let (event_id, event_type) = match event {
             Some(e) => (e.id.clone(), e.event_type.clone()),
-            None => identify(&msg.payload, headers),
+            None => identify(&msg.payload, headers, subject),
         };
         let entry = FeedEntry {
             time: Utc::now(),
@@ -206,9 +207,7 @@ impl Feed {
             channel: channel.to_owned(),
             event_id,
             event_type,
-            subject: replay::original_subject(headers)
-                .unwrap_or(msg.subject.as_str())
-                .to_owned(),
+            subject: subject.to_owned(),
             outcome: noted.outcome,
             status: noted.status,
             reason: noted.reason.map(str::to_owned),
@@ -225,9 +224,10 @@ impl Feed {
     }
 }
 
-/// The id and type of an event that could not be ingested, as far as they can
-/// be read: the payload's `id` and `type`, else CloudEvents or NATS headers.
-fn identify(payload: &[u8], headers: Option<&HeaderMap>) -> (String, String) {
+/// The id and type of an event as far as they can be read without ingesting
+/// it: the payload's `id` and `type`, else CloudEvents or NATS headers; the
+/// type defaults to the subject, as ingestion does.
+fn identify(payload: &[u8], headers: Option<&HeaderMap>, subject: &str) -> (String, String) {
     #[derive(Deserialize)]
     struct Ids {
         id: Option<serde_json::Value>,
@@ -253,7 +253,7 @@ fn identify(payload: &[u8], headers: Option<&HeaderMap>) -> (String, String) {
     let event_type = ids
         .and_then(|i| i.event_type)
         .or_else(|| header("ce-type"))
-        .unwrap_or_else(|| "-".to_owned());
+        .unwrap_or_else(|| subject.to_owned());
     (id, event_type)
 }
 
@@ -334,14 +334,14 @@ mod tests {
     #[test]
     fn unreadable_events_are_named_from_what_there_is() {
         assert_eq!(
-            identify(br#"{"id": 7, "type": "x.y"}"#, None),
+            identify(br#"{"id": 7, "type": "x.y"}"#, None, "a.b"),
             ("7".to_owned(), "x.y".to_owned())
         );
         let mut h = HeaderMap::new();
         h.insert("Nats-Msg-Id", "m-1");
         assert_eq!(
-            identify(b"not json", Some(&h)),
-            ("m-1".to_owned(), "-".to_owned())
+            identify(b"not json", Some(&h), "a.b"),
+            ("m-1".to_owned(), "a.b".to_owned())
         );
     }
 }
