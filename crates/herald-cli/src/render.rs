@@ -14,6 +14,7 @@ use herald_core::{Channel, DeliveryContext, Envelope};
 use serde_json::Value;
 
 use crate::channels::{ChannelTask, unknown_channel_message, with_channel};
+use crate::ops::load_or_report;
 use crate::publish::validate_subject;
 
 /// Options of `herald render`.
@@ -155,12 +156,8 @@ pub(crate) fn find_destination<'a>(
 /// Runs `herald render`.
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let file = args.config.display().to_string();
-    let config = match FleetConfig::load(&args.config) {
-        Ok(c) => c,
-        Err(errors) => {
-            eprintln!("{errors}");
-            return Ok(ExitCode::FAILURE);
-        }
+    let Some(config) = load_or_report(&args.config) else {
+        return Ok(ExitCode::FAILURE);
     };
     let Some(destination) = find_destination(&config, &args.destination, &file) else {
         return Ok(ExitCode::FAILURE);

@@ -16,6 +16,7 @@ use herald_core::worker::prepare;
 use herald_core::{Channel, DeliveryContext, Envelope};
 
 use crate::channels::{ChannelTask, facts, unknown_channel_message, with_channel};
+use crate::ops::load_or_report;
 use crate::render::{find_destination, format_preview};
 
 /// Options of `herald test`.
@@ -243,12 +244,8 @@ fn failure_text(f: &Failure) -> String {
 /// Runs `herald test`.
 pub(crate) async fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let file = args.config.display().to_string();
-    let config = match FleetConfig::load(&args.config) {
-        Ok(c) => c,
-        Err(errors) => {
-            eprintln!("{errors}");
-            return Ok(ExitCode::FAILURE);
-        }
+    let Some(config) = load_or_report(&args.config) else {
+        return Ok(ExitCode::FAILURE);
     };
     let Some(destination) = find_destination(&config, args.destination(), &file) else {
         return Ok(ExitCode::FAILURE);

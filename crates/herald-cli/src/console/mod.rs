@@ -41,6 +41,7 @@ use herald_core::jetstream::connect;
 use tokio::net::TcpListener;
 use tracing::info;
 
+use crate::ops::load_or_report;
 pub(crate) use access::Access;
 use deliveries::Deliveries;
 
@@ -153,12 +154,8 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<ExitCode> {
     access.allows_listening_on(args.listen)?;
     let jaeger = jaeger_url(args.jaeger_url.as_deref())?;
     let file = args.config.display().to_string();
-    let config = match FleetConfig::load(&args.config) {
-        Ok(c) => c,
-        Err(errors) => {
-            eprintln!("{errors}");
-            return Ok(ExitCode::FAILURE);
-        }
+    let Some(config) = load_or_report(&args.config) else {
+        return Ok(ExitCode::FAILURE);
     };
     let console = Console::start(config, file, jaeger, args.keep_deliveries.max(1)).await?;
     let listener = TcpListener::bind(args.listen)

@@ -10,8 +10,8 @@ use anyhow::{Context as _, Result, bail};
 use herald_core::config::FleetConfig;
 use herald_core::worker::Worker;
 use herald_testkit::{
-    ConfigFile, NatsServer, Receiver, Reply, event, fleet, publish, wait_for_dead_letters,
-    wait_for_some, wait_until, webhook,
+    ConfigFile, NatsServer, Receiver, Reply, event, fleet, jira as jira_destination, publish,
+    teams, wait_for_dead_letters, wait_for_some, wait_until, webhook,
 };
 use herald_webhook::Webhook;
 use serde_json::{Value, json};
@@ -190,15 +190,7 @@ async fn destinations_show_and_a_test_send_reaches_the_receiver() -> Result<()> 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_jira_test_is_refused_until_confirmed() -> Result<()> {
     let jira = Receiver::start().await?;
-    let destination = json!({
-        "name": "sec-jira",
-        "channel": "jira",
-        "events": ["cert.>"],
-        "base_url": jira.base_url(),
-        "email": "bot@example.com",
-        "api_token": SECRETS[3],
-        "project_key": "SEC",
-    });
+    let destination = jira_destination("sec-jira", &jira.base_url(), SECRETS[3], &["cert.>"]);
     let bench = Bench::start(
         NatsServer::start().await?,
         &[destination],
@@ -243,12 +235,15 @@ async fn previews_are_redacted_and_template_errors_name_their_line() -> Result<(
     templated["content_type"] = json!("application/json");
     templated["template"] =
         json!("{\n  \"title\": \"{{ title }}\",\n  \"team\": \"{{ data.owner.team }}\"\n}\n");
-    let teams = json!({
-        "name": "ops-teams",
-        "channel": "teams",
-        "events": ["rotation.>"],
-        "url": format!("{}/workflows/x/invoke?sig={}", receiver.base_url(), SECRETS[2]),
-    });
+    let teams = teams(
+        "ops-teams",
+        &format!(
+            "{}/workflows/x/invoke?sig={}",
+            receiver.base_url(),
+            SECRETS[2]
+        ),
+        &["rotation.>"],
+    );
     let bench = Bench::start(
         NatsServer::start().await?,
         &[signed_webhook("ops", &receiver), templated, teams],
