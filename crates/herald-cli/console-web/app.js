@@ -91,7 +91,7 @@ async function refreshDestinations() {
       el("td", {}, el("button", { class: "test", "data-destination": d.destination, text: "Test", onclick: () => testSend(d) })),
     );
   });
-  $("#destination-rows").replaceChildren(...(rows.length ? rows : [el("tr", {}, el("td", { colspan: 11, class: "muted", text: "No destinations in the configuration." }))]));
+  $("#destination-rows").replaceChildren(...(rows.length ? rows : [el("tr", {}, el("td", { colSpan: 11, class: "muted", text: "No destinations in the configuration." }))]));
   $("#refreshed").textContent = `Updated ${time(r.data.time)}`;
   fillDestinationSelects();
 }
@@ -323,7 +323,7 @@ async function loadDeadLetters() {
     el("td", { text: l.error || "" }),
     el("td", {}, el("button", { class: "replay", text: "Replay", onclick: () => replayOne(l) })),
   ));
-  $("#dlq-rows").replaceChildren(...(rows.length ? rows : [el("tr", {}, el("td", { colspan: 9, class: "muted", text: "No dead letters." }))]));
+  $("#dlq-rows").replaceChildren(...(rows.length ? rows : [el("tr", {}, el("td", { colSpan: 9, class: "muted", text: "No dead letters." }))]));
 }
 
 async function replayOne(l) {
