@@ -2,6 +2,7 @@
 //! arm to [`with_channel`] and one name to [`KNOWN`].
 
 use herald_core::Channel;
+use herald_core::config::RateLimitConfig;
 use herald_discord::Discord;
 use herald_email::Email;
 use herald_jira::Jira;
@@ -46,6 +47,32 @@ pub(crate) fn with_channel<T: ChannelTask>(name: &str, task: T) -> Option<T::Out
     }
 }
 
+/// What a channel says of itself, for the operator views.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ChannelFacts {
+    /// The rate limit a destination gets when it sets none.
+    pub(crate) default_rate_limit: Option<RateLimitConfig>,
+    /// What a test send does beyond a message (empty when harmless).
+    pub(crate) test_notice: &'static str,
+}
+
+struct Facts;
+
+impl ChannelTask for Facts {
+    type Output = ChannelFacts;
+    fn run<C: Channel>(self) -> ChannelFacts {
+        ChannelFacts {
+            default_rate_limit: C::defaults().rate_limit,
+            test_notice: C::TEST_NOTICE,
+        }
+    }
+}
+
+/// The facts of the channel called `name`; `None` when no channel has that name.
+pub(crate) fn facts(name: &str) -> Option<ChannelFacts> {
+    with_channel(name, Facts)
+}
+
 /// The message for a `channel:` value nobody understands.
 pub(crate) fn unknown_channel_message(name: &str) -> String {
     format!(
@@ -73,5 +100,8 @@ mod tests {
         }
         assert_eq!(with_channel("pigeon", Name), None);
         assert!(unknown_channel_message("pigeon").contains("webhook"));
+        assert!(facts("jira").is_some_and(|f| f.test_notice.contains("Jira")));
+        assert!(facts("webhook").is_some_and(|f| f.test_notice.is_empty()));
+        assert!(facts("pigeon").is_none());
     }
 }

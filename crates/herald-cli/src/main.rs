@@ -1,12 +1,13 @@
 //! `herald`: publish events, preview what a destination would receive, check a
-//! fleet configuration, see the fleet's status, work the dead-letter queue, and
-//! run a self-contained demo.
+//! fleet configuration, see the fleet's status, work the dead-letter queue, serve
+//! the web console, and run a self-contained demo.
 //!
 //! Each subcommand lives in its own module; this file only parses the command
 //! line and maps results to exit codes (0 success, 1 failure, 2 usage).
 
 mod channels;
 mod check;
+mod console;
 mod demo;
 mod dlq;
 mod ops;
@@ -43,6 +44,8 @@ enum Command {
     Status(status::Args),
     /// Work the dead-letter queue: list, show, replay, purge.
     Dlq(dlq::Args),
+    /// Serve the web console: destinations, test sends, previews, dead letters, live deliveries.
+    Console(console::Args),
     /// Run a self-contained demo: nats-server, a signed-webhook receiver and a worker.
     Demo(demo::Args),
 }
@@ -57,8 +60,13 @@ fn main() -> ExitCode {
         {
             herald_core::telemetry::init_worker(herald_core::telemetry::LogFormat::Text, "publish")
         }
+        // The console logs every action (who did what) at info.
+        Command::Console(_) => {
+            init_logging("info");
+            None
+        }
         _ => {
-            init_logging();
+            init_logging("warn");
             None
         }
     };
@@ -80,6 +88,7 @@ fn main() -> ExitCode {
             Command::Test(args) => send_test::run(&args).await,
             Command::Status(args) => status::run(args).await,
             Command::Dlq(args) => dlq::run(args).await,
+            Command::Console(args) => console::run(args).await,
             Command::Demo(args) => demo::run(args).await,
         }
     });
@@ -96,18 +105,20 @@ fn main() -> ExitCode {
     }
 }
 
-/// Logs go to standard error; only warnings and errors unless `HERALD_LOG`
-/// (or `RUST_LOG`) asks for more, so command output stays readable.
-fn init_logging() {
+/// Logs go to standard error; only `default` and above (warnings and errors
+/// for the commands) unless `HERALD_LOG` (or `RUST_LOG`) asks otherwise, so
+/// command output stays readable.
+fn init_logging(default: &str) {
     use tracing_subscriber::EnvFilter;
     let filter = std::env::var("HERALD_LOG")
         .ok()
         .and_then(|f| EnvFilter::try_new(f).ok())
         .or_else(|| EnvFilter::try_from_default_env().ok())
-        .unwrap_or_else(|| EnvFilter::new("warn"));
+        .unwrap_or_else(|| EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .try_init();
 }

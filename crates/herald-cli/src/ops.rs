@@ -1,7 +1,7 @@
 //! What the operator commands (`status`, `dlq`) share: the fleet configuration
 //! (or its defaults) and a JetStream connection.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, anyhow};
 use async_nats::jetstream;
@@ -28,6 +28,17 @@ impl FleetArgs {
                 c.apply_env(|k| std::env::var(k).ok());
                 Ok(c)
             }
+        }
+    }
+}
+
+/// The configuration file, or `None` after printing its errors.
+pub(crate) fn load_or_report(path: &Path) -> Option<FleetConfig> {
+    match FleetConfig::load(path) {
+        Ok(c) => Some(c),
+        Err(errors) => {
+            eprintln!("{errors}");
+            None
         }
     }
 }

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::{Context as _, bail};
 use chrono::{DateTime, Utc};
 use herald_core::channel::{RenderError, RequestPreview};
-use herald_core::config::{ConfigError, ConfigErrors, FleetConfig};
+use herald_core::config::{ConfigError, ConfigErrors, Destination, FleetConfig};
 use herald_core::digest::Digest;
 use herald_core::envelope::{IngestLimits, RawEvent, ingest};
 use herald_core::worker::prepare;
@@ -16,6 +16,7 @@ use herald_core::{Channel, DeliveryContext, Envelope};
 use serde_json::Value;
 
 use crate::channels::{ChannelTask, unknown_channel_message, with_channel};
+use crate::ops::load_or_report;
 use crate::publish::validate_subject;
 
 /// Options of `herald render`.
@@ -37,13 +38,25 @@ pub(crate) struct Args {
 
 /// Why a destination could not render the event.
 #[derive(Debug)]
-enum Problem {
+pub(crate) enum Problem {
     /// The destination's settings are invalid (or a secret cannot be resolved).
     Config(ConfigErrors),
     /// The destination refused the event (a template error).
     Render(RenderError),
     /// A digest destination would send nothing for a window of this event alone.
     Nothing(String),
+    /// No channel of this build has the destination's channel name.
+    UnknownChannel(ConfigError),
+}
+
+/// What a destination would send for an event.
+#[derive(Debug)]
+pub(crate) struct Rendered {
+    /// The request, secrets redacted.
+    pub(crate) request: RequestPreview,
+    /// Why the destination would not, in fact, receive the event (not
+    /// subscribed, skipped by `when`), if so.
+    pub(crate) note: Option<String>,
 }
 
 /// Prepares one destination of channel `C` and renders the event for it.
@@ -173,12 +186,8 @@ pub(crate) fn find_destination<'a>(
 /// Runs `herald render`.
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let file = args.config.display().to_string();
-    let config = match FleetConfig::load(&args.config) {
-        Ok(c) => c,
-        Err(errors) => {
-            eprintln!("{errors}");
-            return Ok(ExitCode::FAILURE);
-        }
+    let Some(config) = load_or_report(&args.config) else {
+        return Ok(ExitCode::FAILURE);
     };
     let Some(destination) = find_destination(&config, &args.destination, &file) else {
         return Ok(ExitCode::FAILURE);
@@ -186,68 +195,16 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
 
     let payload = std::fs::read(&args.event)
         .with_context(|| format!("cannot read {}", args.event.display()))?;
-    let doc: Value = serde_json::from_slice(&payload)
-        .with_context(|| format!("{} is not valid JSON", args.event.display()))?;
-    let subject = subject_for(args.subject.as_deref(), &doc)?;
-    let mut headers = async_nats::HeaderMap::new();
-    if doc.get("specversion").is_some() {
-        headers.insert("Content-Type", "application/cloudevents+json");
-    }
     let now = Utc::now();
-    let event = ingest(
-        &RawEvent {
-            subject: &subject,
-            payload: &payload,
-            headers: Some(&headers),
-            published: now,
-        },
-        IngestLimits {
-            max_event_bytes: config.worker.max_event_bytes,
-        },
-    )
-    .with_context(|| format!("{} is not a usable event", args.event.display()))?;
+    let (event, subject) = read_event(&config, &payload, args.subject.as_deref(), now)
+        .with_context(|| format!("{} is not a usable event", args.event.display()))?;
 
-    if !destination.events.value.iter().any(|p| p.matches(&subject)) {
-        let patterns: Vec<&str> = destination
-            .events
-            .value
-            .iter()
-            .map(|p| p.as_str())
-            .collect();
-        eprintln!(
-            "note: `{}` does not subscribe to `{subject}` (events: {}); it would never receive this event",
-            destination.name(),
-            patterns.join(", ")
-        );
-    } else if !destination.when.matches(&event) {
-        eprintln!(
-            "note: the `when` filter of `{}` would skip this event",
-            destination.name()
-        );
-    }
-
-    let task = RenderOne {
-        config: &config,
-        file: &file,
-        destination: destination.name(),
-        event: &event,
-        now,
-    };
-    let Some(result) = with_channel(destination.channel(), task) else {
-        eprintln!(
-            "{}",
-            ConfigError::at(
-                &file,
-                destination.channel.referenced,
-                format!("{}.channel", destination.path()),
-                unknown_channel_message(destination.channel()),
-            )
-        );
-        return Ok(ExitCode::FAILURE);
-    };
-    match result {
-        Ok(preview) => {
-            print!("{}", format_preview(&preview));
+    match render(&config, &file, destination, &event, &subject, now) {
+        Ok(rendered) => {
+            if let Some(note) = rendered.note {
+                eprintln!("note: {note}");
+            }
+            print!("{}", format_preview(&rendered.request));
             Ok(ExitCode::SUCCESS)
         }
         Err(Problem::Config(errors)) => {
@@ -256,6 +213,10 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         }
         Err(Problem::Nothing(why)) => {
             eprintln!("herald: `{}`: {why}", destination.name());
+            Ok(ExitCode::FAILURE)
+        }
+        Err(Problem::UnknownChannel(e)) => {
+            eprintln!("{e}");
             Ok(ExitCode::FAILURE)
         }
         Err(Problem::Render(e)) => {
@@ -268,6 +229,83 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// Reads an event as `herald publish` would send it (a Herald envelope or a
+/// structured CloudEvent, JSON) and the subject it goes on: `subject`, else
+/// the event's `type`.
+pub(crate) fn read_event(
+    config: &FleetConfig,
+    payload: &[u8],
+    subject: Option<&str>,
+    now: DateTime<Utc>,
+) -> anyhow::Result<(Envelope, String)> {
+    let doc: Value = serde_json::from_slice(payload).context("the event is not valid JSON")?;
+    let subject = subject_for(subject, &doc)?;
+    let mut headers = async_nats::HeaderMap::new();
+    if doc.get("specversion").is_some() {
+        headers.insert("Content-Type", "application/cloudevents+json");
+    }
+    let event = ingest(
+        &RawEvent {
+            subject: &subject,
+            payload,
+            headers: Some(&headers),
+            published: now,
+        },
+        IngestLimits {
+            max_event_bytes: config.worker.max_event_bytes,
+        },
+    )?;
+    Ok((event, subject))
+}
+
+/// What `destination` would send for `event` (published on `subject`), with
+/// only that destination built, so a problem elsewhere in the file does not
+/// stop the preview.
+pub(crate) fn render(
+    config: &FleetConfig,
+    file: &str,
+    destination: &Destination,
+    event: &Envelope,
+    subject: &str,
+    now: DateTime<Utc>,
+) -> Result<Rendered, Problem> {
+    let note = if !destination.events.value.iter().any(|p| p.matches(subject)) {
+        let patterns: Vec<&str> = destination
+            .events
+            .value
+            .iter()
+            .map(|p| p.as_str())
+            .collect();
+        Some(format!(
+            "`{}` does not subscribe to `{subject}` (events: {}); it would never receive this event",
+            destination.name(),
+            patterns.join(", ")
+        ))
+    } else if !destination.when.matches(event) {
+        Some(format!(
+            "the `when` filter of `{}` would skip this event",
+            destination.name()
+        ))
+    } else {
+        None
+    };
+    let task = RenderOne {
+        config,
+        file,
+        destination: destination.name(),
+        event,
+        now,
+    };
+    let Some(result) = with_channel(destination.channel(), task) else {
+        return Err(Problem::UnknownChannel(ConfigError::at(
+            file,
+            destination.channel.referenced,
+            format!("{}.channel", destination.path()),
+            unknown_channel_message(destination.channel()),
+        )));
+    };
+    result.map(|request| Rendered { request, note })
+}
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,13 +8,15 @@ use std::pin::Pin;
 use std::process::ExitCode;
 
 use chrono::{DateTime, Utc};
-use herald_core::config::{ConfigError, FleetConfig};
+use herald_core::channel::RequestPreview;
+use herald_core::config::{ConfigError, Destination, FleetConfig};
 use herald_core::envelope::{EventField, Severity};
 use herald_core::outcome::{Failure, Outcome};
 use herald_core::worker::prepare;
 use herald_core::{Channel, DeliveryContext, Envelope};
 
-use crate::channels::{ChannelTask, unknown_channel_message, with_channel};
+use crate::channels::{ChannelTask, facts, unknown_channel_message, with_channel};
+use crate::ops::load_or_report;
 use crate::render::{find_destination, format_preview};
 
 /// Options of `herald test`.
@@ -73,24 +75,48 @@ pub(crate) fn test_event(destination: &str, channel: &str, now: DateTime<Utc>) -
     }
 }
 
-/// What happened, for the exit code and the message.
-enum Verdict {
-    /// The provider accepted it.
+/// What a test send did.
+#[derive(Debug)]
+pub(crate) enum Verdict {
+    /// The provider accepted it: what it answered.
     Sent(String),
-    /// Not sent: the reason is already printed.
-    Refused,
-    /// The provider (or the network) said no.
+    /// Not sent: the channel's test has effects beyond a message and was not confirmed.
+    NeedsConfirmation,
+    /// Not sent: the destination cannot be built (its configuration errors).
+    NotBuilt(String),
+    /// The provider (or the network) said no, or the test event cannot be rendered.
     Failed(String),
 }
+
+/// A test send: the request (secrets redacted) when one was made, and the verdict.
+#[derive(Debug)]
+pub(crate) struct TestSend {
+    pub(crate) request: Option<RequestPreview>,
+    pub(crate) verdict: Verdict,
+}
+
+impl TestSend {
+    fn without_request(verdict: Verdict) -> Self {
+        Self {
+            request: None,
+            verdict,
+        }
+    }
+}
+
+/// Called with the request just before it is sent.
+type BeforeSend<'a> = Box<dyn FnOnce(&RequestPreview) + Send + 'a>;
 
 /// Builds one destination of channel `C` and sends the test event.
 struct SendTest<'a> {
     config: &'a FleetConfig,
     file: &'a str,
-    args: &'a Args,
+    destination: &'a str,
+    confirmed: bool,
+    before_send: BeforeSend<'a>,
 }
 
-type Pending<'a> = Pin<Box<dyn Future<Output = Verdict> + Send + 'a>>;
+type Pending<'a> = Pin<Box<dyn Future<Output = TestSend> + Send + 'a>>;
 
 impl Args {
     /// The destination's name, however it was given.
@@ -107,58 +133,67 @@ impl<'a> ChannelTask for SendTest<'a> {
 
     fn run<C: Channel>(self) -> Pending<'a> {
         Box::pin(async move {
-            if !C::TEST_NOTICE.is_empty() {
-                eprintln!(
-                    "Note: a test of a {} destination {}.",
-                    C::NAME,
-                    C::TEST_NOTICE
-                );
-                if !self.args.yes {
-                    eprintln!("Nothing was sent. Run again with --yes to send it.");
-                    return Verdict::Refused;
-                }
+            if !C::TEST_NOTICE.is_empty() && !self.confirmed {
+                return TestSend::without_request(Verdict::NeedsConfirmation);
             }
             let mut single = self.config.clone();
             single
                 .destinations
-                .retain(|d| d.value.name() == self.args.destination());
+                .retain(|d| d.value.name() == self.destination);
             let channel = match prepare::<C>(&single, self.file) {
                 Ok(mut built) if !built.is_empty() => built.swap_remove(0),
                 Ok(_) => {
                     let e = ConfigError::file(self.file, "the destination was not built");
-                    eprintln!("{e}");
-                    return Verdict::Refused;
+                    return TestSend::without_request(Verdict::NotBuilt(e.to_string()));
                 }
                 Err(errors) => {
-                    eprintln!("{errors}");
-                    return Verdict::Refused;
+                    return TestSend::without_request(Verdict::NotBuilt(errors.to_string()));
                 }
             };
             let now = Utc::now();
-            let event = test_event(self.args.destination(), C::NAME, now);
-            let ctx = DeliveryContext::one_off(self.args.destination(), &event.id, now);
+            let event = test_event(self.destination, C::NAME, now);
+            let ctx = DeliveryContext::one_off(self.destination, &event.id, now);
             let payload = match channel.channel.render(&event, &ctx) {
                 Ok(p) => p,
                 Err(e) => {
-                    return Verdict::Failed(format!("the test event cannot be rendered: {e}"));
+                    return TestSend::without_request(Verdict::Failed(format!(
+                        "the test event cannot be rendered: {e}"
+                    )));
                 }
             };
             let preview = channel.channel.preview(&payload);
-            if self.args.show {
-                print!("{}", format_preview(&preview));
-                println!();
-            }
-            println!(
-                "Sending a test notification: {} {}",
-                preview.method, preview.target
-            );
+            (self.before_send)(&preview);
             let limit = channel.timeout + std::time::Duration::from_secs(5);
             let outcome = tokio::time::timeout(limit, channel.channel.send(&payload, &ctx))
                 .await
                 .unwrap_or_else(|_| Outcome::Retry(Failure::new("no answer in time")));
-            describe(outcome)
+            TestSend {
+                request: Some(preview),
+                verdict: describe(outcome),
+            }
         })
     }
+}
+
+/// Sends the test event to `destination` now, straight to its provider (only
+/// that destination is built). A channel whose test has effects beyond a
+/// message (`Channel::TEST_NOTICE`) sends only when `confirmed`. `None` when
+/// no channel of this build has the destination's channel name.
+pub(crate) async fn send_test<'a>(
+    config: &'a FleetConfig,
+    file: &'a str,
+    destination: &'a Destination,
+    confirmed: bool,
+    before_send: BeforeSend<'a>,
+) -> Option<TestSend> {
+    let task = SendTest {
+        config,
+        file,
+        destination: destination.name(),
+        confirmed,
+        before_send,
+    };
+    Some(with_channel(destination.channel(), task)?.await)
 }
 
 fn describe(outcome: Outcome) -> Verdict {
@@ -209,32 +244,45 @@ fn failure_text(f: &Failure) -> String {
 /// Runs `herald test`.
 pub(crate) async fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let file = args.config.display().to_string();
-    let config = match FleetConfig::load(&args.config) {
-        Ok(c) => c,
-        Err(errors) => {
-            eprintln!("{errors}");
-            return Ok(ExitCode::FAILURE);
-        }
+    let Some(config) = load_or_report(&args.config) else {
+        return Ok(ExitCode::FAILURE);
     };
     let Some(destination) = find_destination(&config, args.destination(), &file) else {
         return Ok(ExitCode::FAILURE);
     };
-    let channel = destination.channel().to_owned();
-    let task = SendTest {
-        config: &config,
-        file: &file,
-        args,
-    };
-    let Some(pending) = with_channel(&channel, task) else {
-        eprintln!("herald: {}", unknown_channel_message(&channel));
+    let channel = destination.channel();
+    let notice = facts(channel).map(|f| f.test_notice).unwrap_or_default();
+    if !notice.is_empty() {
+        eprintln!("Note: a test of a {channel} destination {notice}.");
+    }
+    let show = args.show;
+    let before_send: BeforeSend<'_> = Box::new(move |preview: &RequestPreview| {
+        if show {
+            print!("{}", format_preview(preview));
+            println!();
+        }
+        println!(
+            "Sending a test notification: {} {}",
+            preview.method, preview.target
+        );
+    });
+    let Some(sent) = send_test(&config, &file, destination, args.yes, before_send).await else {
+        eprintln!("herald: {}", unknown_channel_message(channel));
         return Ok(ExitCode::FAILURE);
     };
-    Ok(match pending.await {
+    Ok(match sent.verdict {
         Verdict::Sent(s) => {
             println!("{s}");
             ExitCode::SUCCESS
         }
-        Verdict::Refused => ExitCode::FAILURE,
+        Verdict::NeedsConfirmation => {
+            eprintln!("Nothing was sent. Run again with --yes to send it.");
+            ExitCode::FAILURE
+        }
+        Verdict::NotBuilt(errors) => {
+            eprintln!("{errors}");
+            ExitCode::FAILURE
+        }
         Verdict::Failed(s) => {
             eprintln!("herald test: {s}");
             ExitCode::FAILURE

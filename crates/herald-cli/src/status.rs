@@ -16,6 +16,7 @@ use herald_core::jetstream::{consumer_name, replay_consumer_name};
 use herald_core::status::{StatusRecord, StatusStore};
 use serde::Serialize;
 
+use crate::channels::facts;
 use crate::ops::{FleetArgs, jetstream, when};
 
 /// Options of `herald status`.
@@ -30,18 +31,44 @@ pub(crate) struct Args {
 
 /// What is known about one destination.
 #[derive(Debug, Serialize)]
-struct Row {
-    destination: String,
-    channel: String,
+pub(crate) struct Row {
+    pub(crate) destination: String,
+    pub(crate) channel: String,
+    /// The subject patterns it takes.
+    pub(crate) events: Vec<String>,
+    /// Its rate limit (its own, else its channel's default), if any.
+    pub(crate) rate_limit: Option<RateLimit>,
     /// `ok`, `failing`, `broken`, `idle` (no record yet) or `not started` (no consumer).
-    state: &'static str,
-    pending: u64,
-    ack_pending: u64,
-    redelivered: u64,
-    dead_letters: u64,
+    pub(crate) state: &'static str,
+    /// Events not yet delivered to its consumers (the consumer lag).
+    pub(crate) pending: u64,
+    pub(crate) ack_pending: u64,
+    pub(crate) redelivered: u64,
+    pub(crate) dead_letters: u64,
     /// Consumers not found (no worker of the channel has run yet).
-    missing_consumers: Vec<String>,
-    record: Option<StatusRecord>,
+    pub(crate) missing_consumers: Vec<String>,
+    pub(crate) record: Option<StatusRecord>,
+}
+
+/// A destination's rate limit.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub(crate) struct RateLimit {
+    pub(crate) per_second: f64,
+    pub(crate) burst: u32,
+    /// True when it is the channel's default (the destination sets none).
+    pub(crate) default: bool,
+}
+
+fn rate_limit(d: &Destination) -> Option<RateLimit> {
+    let (limit, default) = match d.rate_limit {
+        Some(r) => (Some(r), false),
+        None => (facts(d.channel()).and_then(|f| f.default_rate_limit), true),
+    };
+    limit.map(|r| RateLimit {
+        per_second: r.per_second,
+        burst: r.burst,
+        default,
+    })
 }
 
 fn state(record: Option<&StatusRecord>, missing: bool) -> &'static str {
@@ -110,6 +137,13 @@ async fn row(
     Ok(Row {
         destination: d.name().to_owned(),
         channel: d.channel().to_owned(),
+        events: d
+            .events
+            .value
+            .iter()
+            .map(|p| p.as_str().to_owned())
+            .collect(),
+        rate_limit: rate_limit(d),
         state: state(record.as_ref(), !missing.is_empty()),
         pending,
         ack_pending,
@@ -120,10 +154,11 @@ async fn row(
     })
 }
 
-/// Runs `herald status`.
-pub(crate) async fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let config = args.fleet.load()?;
-    let js = jetstream(&config).await?;
+/// One row per destination of `config`, in the file's order.
+pub(crate) async fn rows(
+    js: &jetstream::Context,
+    config: &FleetConfig,
+) -> anyhow::Result<Vec<Row>> {
     // Read the bucket only if a worker created it; never create it from here.
     let statuses = match js.get_key_value(&config.status.bucket).await {
         Ok(kv) => Some(StatusStore::new(kv)),
@@ -131,8 +166,16 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let mut rows = Vec::new();
     for d in config.destinations.iter().map(|d| &d.value) {
-        rows.push(row(&js, &config, statuses.as_ref(), d).await?);
+        rows.push(row(js, config, statuses.as_ref(), d).await?);
     }
+    Ok(rows)
+}
+
+/// Runs `herald status`.
+pub(crate) async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let config = args.fleet.load()?;
+    let js = jetstream(&config).await?;
+    let rows = rows(&js, &config).await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(ExitCode::SUCCESS);

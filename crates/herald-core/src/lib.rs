@@ -28,6 +28,7 @@
 //! - [`dlq`]: dead letters.
 //! - [`replay`]: replaying dead letters to one destination.
 //! - [`status`]: per-destination status records (last success, last error, broken).
+//! - [`feed`]: the live feed of delivery decisions (core NATS, fire and forget).
 //! - [`metrics`]: Prometheus metrics and the `/metrics`, `/healthz`, `/readyz` endpoints.
 //! - [`jetstream`]: connecting and provisioning streams and consumers.
 //! - [`worker`]: the runtime that ties it together.
@@ -42,6 +43,7 @@ pub mod dlq;
 pub mod endpoint;
 pub mod env;
 pub mod envelope;
+pub mod feed;
 pub mod http;
 pub mod jetstream;
 pub mod lifecycle;

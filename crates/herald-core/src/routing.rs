@@ -75,6 +75,20 @@ impl SubjectPattern {
         }
     }
 
+    /// True when some subject matches both this pattern and `other`.
+    pub fn overlaps(&self, other: &SubjectPattern) -> bool {
+        let mut a = self.0.split('.');
+        let mut b = other.0.split('.');
+        loop {
+            match (a.next(), b.next()) {
+                (Some(">"), Some(_)) | (Some(_), Some(">")) | (None, None) => return true,
+                (Some("*"), Some(_)) | (Some(_), Some("*")) => {}
+                (Some(x), Some(y)) if x == y => {}
+                _ => return false,
+            }
+        }
+    }
+
     /// A token safe in a durable consumer name: `rotation.>` → `rotation_all`,
     /// `*.failed` → `any_failed`.
     pub fn consumer_token(&self) -> String {
@@ -134,6 +148,16 @@ mod tests {
         assert!(SubjectPattern::parse("rotation*").is_err());
         assert!(SubjectPattern::parse("a..b").is_err());
         assert!(SubjectPattern::parse("a b").is_err());
+    }
+
+    #[test]
+    fn overlapping_patterns_share_a_subject() {
+        assert!(p("herald.feed.>").overlaps(&p(">")));
+        assert!(p("herald.feed.>").overlaps(&p("herald.*.webhook")));
+        assert!(p("*.failed").overlaps(&p("rotation.*")));
+        assert!(!p("herald.feed.>").overlaps(&p("rotation.>")));
+        assert!(!p("herald.feed.>").overlaps(&p("herald.feed")));
+        assert!(!p("a.b").overlaps(&p("a.b.c")));
     }
 
     #[test]

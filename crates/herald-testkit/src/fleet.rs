@@ -38,6 +38,30 @@ pub fn webhook(name: &str, url: &str, events: &[&str]) -> Value {
     })
 }
 
+/// A Jira destination for `events` on the Jira at `base_url` (project `SEC`,
+/// user `bot@example.com`, this API token). Add or change keys as needed.
+pub fn jira(name: &str, base_url: &str, api_token: &str, events: &[&str]) -> Value {
+    json!({
+        "name": name,
+        "channel": "jira",
+        "events": events,
+        "base_url": base_url,
+        "email": "bot@example.com",
+        "api_token": api_token,
+        "project_key": "SEC",
+    })
+}
+
+/// A Teams destination for `events` posting to the workflow `url`.
+pub fn teams(name: &str, url: &str, events: &[&str]) -> Value {
+    json!({
+        "name": name,
+        "channel": "teams",
+        "events": events,
+        "url": url,
+    })
+}
+
 /// A configuration file in its own temp directory (removed on drop).
 #[derive(Debug)]
 pub struct ConfigFile {

@@ -18,7 +18,7 @@
 //! - [`worker`]: [`WorkerProcess`], a worker binary run as a child (SIGKILL,
 //!   SIGTERM, logs kept in a temp file), started from a [`WorkerCommand`].
 //! - [`fleet`]: fleet configuration documents with fast test defaults
-//!   ([`fleet()`], [`webhook`]) written by [`ConfigFile`].
+//!   ([`fleet()`], [`webhook`], [`teams`], [`jira`]) written by [`ConfigFile`].
 //! - [`events`]: publishing events with `Nats-Msg-Id` and awaiting the PubAck;
 //!   [`wait_for_consumer`], the readiness check for a worker process.
 //! - [`channel`]: channel test scaffolding: [`destination`] from YAML,
@@ -59,7 +59,7 @@ pub use events::{
     EVENT_STREAM, event, publish, publish_all, publish_with_headers, wait_for_consumer,
     wait_for_consumer_idle,
 };
-pub use fleet::{ConfigFile, fleet, webhook, write_fleet_config};
+pub use fleet::{ConfigFile, fleet, jira, teams, webhook, write_fleet_config};
 pub use golden::Goldens;
 pub use metrics::{Sample, Scrape};
 pub use nats::{NatsServer, free_port};

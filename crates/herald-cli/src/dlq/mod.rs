@@ -5,9 +5,9 @@
 //! (never to the others that already had the event); see `herald_core::replay`.
 
 mod list;
-mod purge;
-mod read;
-mod replay;
+pub(crate) mod purge;
+pub(crate) mod read;
+pub(crate) mod replay;
 
 use std::process::ExitCode;
 

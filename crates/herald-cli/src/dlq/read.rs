@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt as _;
 use herald_core::config::FleetConfig;
 use herald_core::dlq::headers as dlq;
+use serde::Serialize;
 
 /// Largest number of dead letters asked for in one pull.
 const BATCH: usize = 500;
@@ -54,6 +55,54 @@ impl Letter {
             .or_else(|| self.header("ce-id").map(str::to_owned))
             .or_else(|| self.header(dlq::ORIGINAL_MSG_ID).map(str::to_owned))
             .unwrap_or_else(|| "-".to_owned())
+    }
+}
+
+/// A dead letter as the console shows it: the facts of `herald dlq show`.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct LetterView {
+    /// Its ID.
+    pub(crate) seq: u64,
+    /// When it was stored.
+    pub(crate) time: DateTime<Utc>,
+    pub(crate) destination: String,
+    pub(crate) channel: Option<String>,
+    /// `permanent`, `exhausted`, `render`, `bad_input`.
+    pub(crate) reason: Option<String>,
+    /// What went wrong.
+    pub(crate) error: Option<String>,
+    /// The provider's last status.
+    pub(crate) status: Option<String>,
+    /// The start of the provider's last answer.
+    pub(crate) response: Option<String>,
+    pub(crate) attempts: Option<String>,
+    /// The subject it was published on.
+    pub(crate) subject: Option<String>,
+    pub(crate) event_id: String,
+    /// The original payload (JSON when it parses, else text).
+    pub(crate) payload: serde_json::Value,
+}
+
+impl Letter {
+    /// The letter's facts and payload.
+    pub(crate) fn view(&self) -> LetterView {
+        let h = |name: &str| self.header(name).map(str::to_owned);
+        LetterView {
+            seq: self.seq,
+            time: self.time,
+            destination: self.destination().to_owned(),
+            channel: h(dlq::CHANNEL),
+            reason: h(dlq::REASON),
+            error: h(dlq::ERROR),
+            status: h(dlq::STATUS),
+            response: h(dlq::RESPONSE),
+            attempts: h(dlq::ATTEMPTS),
+            subject: h(dlq::SUBJECT),
+            event_id: self.event_id(),
+            payload: serde_json::from_slice(&self.payload).unwrap_or_else(|_| {
+                serde_json::Value::String(String::from_utf8_lossy(&self.payload).into_owned())
+            }),
+        }
     }
 }
 

@@ -356,6 +356,18 @@ pub struct StatusConfig {
     /// state (failing, recovered, broken) is written at once, at most once a second.
     #[serde(default = "default_status_interval")]
     pub interval: HumanDuration,
+    /// Whether workers publish each delivery outcome on the live feed (core
+    /// NATS, never stored) that `herald console` shows.
+    #[serde(default = "yes")]
+    pub feed: bool,
+    /// Subject prefix of the live feed; an outcome is published on
+    /// `<prefix>.<channel>.<destination>`. Must not be inside `stream.subjects`.
+    #[serde(default = "default_feed_prefix")]
+    pub feed_subject_prefix: String,
+}
+
+fn default_feed_prefix() -> String {
+    "herald.feed".to_string()
 }
 
 fn default_status_bucket() -> String {
@@ -372,6 +384,8 @@ impl Default for StatusConfig {
             bucket: default_status_bucket(),
             replicas: 1,
             interval: default_status_interval(),
+            feed: true,
+            feed_subject_prefix: default_feed_prefix(),
         }
     }
 }
@@ -486,6 +500,26 @@ impl FleetConfig {
                 file,
                 "`worker.concurrency` must be at least 1",
             ));
+        }
+        if self.status.feed {
+            let feed = SubjectPattern::parse(&format!("{}.>", self.status.feed_subject_prefix));
+            match feed {
+                Ok(feed) => {
+                    if let Some(s) = self.stream.subjects.iter().find(|s| feed.overlaps(s)) {
+                        errors.push(ConfigError::file(
+                            file,
+                            format!(
+                                "`status.feed_subject_prefix` `{}` overlaps the stream subject `{s}`: the live feed would be stored as events; choose another prefix or set `status.feed: false`",
+                                self.status.feed_subject_prefix
+                            ),
+                        ));
+                    }
+                }
+                Err(e) => errors.push(ConfigError::file(
+                    file,
+                    format!("`status.feed_subject_prefix` is not a valid subject prefix: {e}"),
+                )),
+            }
         }
         if self.stream.subjects.is_empty() {
             errors.push(ConfigError::file(

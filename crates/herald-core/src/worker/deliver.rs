@@ -19,6 +19,7 @@ use super::stats::Count;
 use crate::channel::{Channel, DeliveryContext};
 use crate::dlq::{DeadLetter, DeadLetterReason};
 use crate::envelope::{Envelope, RawEvent, ingest};
+use crate::feed::Noted;
 use crate::metrics::{AttemptOutcome, failure_reason};
 use crate::outcome::{Failure, Outcome};
 use crate::receipts::{Receipt, idempotency_key, receipt_key};
@@ -243,6 +244,7 @@ pub(super) async fn deliver<C: Channel>(
     };
     if !rt.when.matches(&event) {
         rt.stats.bump(Count::Filtered);
+        rt.note(&msg, Some(&event), Noted::filtered(attempt));
         ack(&msg, AckKind::Ack).await;
         return;
     }
@@ -256,6 +258,7 @@ pub(super) async fn deliver<C: Channel>(
         Ok(Some(_)) => {
             debug!(destination = %rt.name, event = %event.id, "Already delivered; acking the redelivery.");
             rt.stats.bump(Count::Duplicate);
+            rt.note(&msg, Some(&event), Noted::duplicate(attempt));
             ack(&msg, AckKind::Ack).await;
             return;
         }
@@ -323,6 +326,7 @@ pub(super) async fn deliver<C: Channel>(
             rt.metrics.attempt(AttemptOutcome::Delivered, took);
             rt.metrics.sent((now - published).to_std().ok());
             rt.shared.status.success(&rt.name, C::NAME, now);
+            rt.note(&msg, Some(&event), Noted::delivered(status, attempt));
             ack(&msg, AckKind::Ack).await;
         }
         Outcome::Retry(failure) => {
@@ -352,6 +356,7 @@ pub(super) async fn deliver<C: Channel>(
                     );
                     rt.stats.bump(Count::Retried);
                     rt.metrics.retried();
+                    rt.note(&msg, Some(&event), Noted::retry(&failure, attempt));
                     ack(&msg, AckKind::Nak(Some(delay))).await;
                 }
                 Decision::GiveUp => {
@@ -420,6 +425,7 @@ async fn dead_letter<C: Channel>(
             );
             rt.stats.bump(Count::DeadLettered);
             rt.metrics.dead_lettered(letter.reason);
+            rt.note(msg, None, Noted::letter(letter));
             ack(msg, AckKind::Term).await;
         }
         Err(e) => {

@@ -24,6 +24,7 @@ use crate::channel::{Channel, DeliveryContext};
 use crate::digest::{Claim, Digest, DigestStore, Lease, Leases, Schedule, Stored};
 use crate::dlq::{DeadLetter, DeadLetterReason};
 use crate::envelope::{Envelope, RawEvent, ingest};
+use crate::feed::Noted;
 use crate::metrics::AttemptOutcome;
 use crate::outcome::{Failure, Outcome};
 use crate::receipts::{Receipt, idempotency_key, receipt_key};
@@ -95,6 +96,7 @@ pub(super) async fn hold<C: Channel>(
     }
     debug!(destination = %rt.name, event = %event.id, window_end = %end, "Held for the digest.");
     rt.stats.bump(Count::Held);
+    rt.note(msg, Some(event), Noted::held(attempt));
     ack(msg, AckKind::Ack).await;
 }
 

@@ -38,6 +38,7 @@ use crate::channel::Channel;
 use crate::config::{ConfigErrors, FleetConfig};
 use crate::dlq::DeadLetters;
 use crate::envelope::IngestLimits;
+use crate::feed::Feed;
 use crate::jetstream::{
     ConsumerSettings, SetupError, connect, consumer_name, ensure_consumer, ensure_digest_bucket,
     ensure_digest_stream, ensure_dlq_stream, ensure_event_stream, ensure_receipts_bucket,
@@ -142,6 +143,7 @@ impl Worker {
         };
         let shared = Arc::new(Shared {
             status: StatusBoard::new(StatusStore::new(status_kv)),
+            feed: Feed::start(client.clone(), &config.status),
             memory: Memory::kv(kv.clone()),
             receipts: Receipts::new(kv, client.clone(), &config.receipts.bucket),
             dlq: DeadLetters::new(

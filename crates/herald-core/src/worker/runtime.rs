@@ -24,7 +24,9 @@ use super::status::StatusBoard;
 use crate::channel::Channel;
 use crate::config::When;
 use crate::dlq::DeadLetters;
+use crate::envelope::Envelope;
 use crate::envelope::IngestLimits;
+use crate::feed::{Feed, Noted};
 use crate::memory::Memory;
 use crate::metrics::DestinationMetrics;
 use crate::ratelimit::Gate;
@@ -38,6 +40,8 @@ pub(super) struct Shared {
     pub(super) memory: Memory,
     pub(super) dlq: DeadLetters,
     pub(super) status: StatusBoard,
+    /// The live feed of delivery decisions.
+    pub(super) feed: Feed,
     pub(super) limits: IngestLimits,
     pub(super) tracker: TaskTracker,
     pub(super) cancel: CancellationToken,
@@ -67,6 +71,13 @@ pub(super) struct DestinationRuntime<C> {
 }
 
 impl<C: Channel> DestinationRuntime<C> {
+    /// Publishes one decision about `msg` on the live feed.
+    pub(super) fn note(&self, msg: &Message, event: Option<&Envelope>, noted: Noted<'_>) {
+        self.shared
+            .feed
+            .note(C::NAME, &self.name, msg, event, noted);
+    }
+
     /// Waits for one credit: a free slot, then a rate-limit token.
     async fn credit(&self) -> Option<OwnedSemaphorePermit> {
         let slot = self.slots.clone().acquire_owned().await.ok()?;

@@ -1,6 +1,7 @@
 mod bad_input;
 mod cloudevents;
 mod config_errors;
+mod console;
 mod crash;
 mod digest;
 mod discord;
