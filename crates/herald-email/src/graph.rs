@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use herald_core::http::{EXCERPT_BYTES, HttpReply, exchange};
+use herald_core::http::{EXCERPT_BYTES, HttpReply};
 use herald_core::outcome::{Failure, Outcome};
 use herald_core::text::truncate;
 use serde::Deserialize;
@@ -33,7 +33,7 @@ fn mailbox_permits(client_id: &str, sender: &str) -> Arc<Semaphore> {
 /// A built Graph transport.
 #[derive(Debug)]
 pub(crate) struct GraphTransport {
-    pub(crate) client: reqwest::Client,
+    pub(crate) client: herald_core::http::HttpClient,
     pub(crate) send_url: reqwest::Url,
     pub(crate) sender: String,
     pub(crate) save_to_sent_items: bool,
@@ -43,7 +43,7 @@ pub(crate) struct GraphTransport {
 
 impl GraphTransport {
     pub(crate) fn new(
-        client: reqwest::Client,
+        client: herald_core::http::HttpClient,
         send_url: reqwest::Url,
         sender: String,
         client_id: &str,
@@ -79,9 +79,9 @@ impl GraphTransport {
                 .bearer_auth(token.expose())
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
                 .body(body.to_vec());
-            let reply = match exchange(request, EXCERPT_BYTES * 8).await {
+            let reply = match self.client.exchange(request, EXCERPT_BYTES * 8).await {
                 Ok(r) => r,
-                Err(f) => return Outcome::Retry(f),
+                Err(outcome) => return outcome,
             };
             if reply.status == 401 && !refreshed {
                 tracing::info!(

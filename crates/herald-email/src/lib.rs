@@ -115,7 +115,11 @@ fn base_url(field: &str, text: &str) -> Result<String, BuildError> {
     Ok(text.trim_end_matches('/').to_owned())
 }
 
-fn build_smtp(s: &SmtpSettings, timeout: Duration) -> Result<SmtpTransport, BuildError> {
+fn build_smtp(
+    destination: &Destination,
+    s: &SmtpSettings,
+    timeout: Duration,
+) -> Result<SmtpTransport, BuildError> {
     let host = s.host.trim().to_owned();
     if host.is_empty() || host.contains(['/', ' ', ':']) && !host.starts_with('[') {
         return Err(BuildError::new(
@@ -169,6 +173,14 @@ fn build_smtp(s: &SmtpSettings, timeout: Duration) -> Result<SmtpTransport, Buil
             })?;
             b = b.add_root_certificate(cert);
         }
+        if s.insecure_skip_verify {
+            tracing::warn!(
+                destination = destination.name(),
+                "TLS certificate verification is OFF for this SMTP server (`smtp.insecure_skip_verify: true`): \
+                 anyone on the path can read the mail and the SMTP password. Use `smtp.ca_file` instead."
+            );
+            b = b.dangerous_accept_invalid_certs(true);
+        }
         Some(
             b.build_rustls()
                 .map_err(|e| BuildError::new("smtp.tls", e.to_string()))?,
@@ -188,10 +200,12 @@ fn build_smtp(s: &SmtpSettings, timeout: Duration) -> Result<SmtpTransport, Buil
         timeout,
         s.pool_max_idle,
         s.pool_idle_timeout.into(),
+        destination.outbound.clone(),
     ))
 }
 
 fn build_graph(
+    destination: &Destination,
     g: &GraphSettings,
     from: &Mailbox,
     timeout: Duration,
@@ -270,7 +284,7 @@ fn build_graph(
         percent_encoding::utf8_percent_encode(&sender, percent_encoding::NON_ALPHANUMERIC);
     let send_url = reqwest::Url::parse(&format!("{graph_url}/v1.0/users/{encoded}/sendMail"))
         .map_err(|e| BuildError::new("graph.graph_url", e.to_string()))?;
-    let client = herald_core::http::client(Email::NAME, timeout)?;
+    let client = herald_core::http::client(Email::NAME, destination, timeout)?;
     let tokens = TokenSource::new(
         client.clone(),
         token_url,
@@ -393,7 +407,7 @@ impl Channel for Email {
     }
 
     fn build(
-        _destination: &Destination,
+        destination: &Destination,
         settings: EmailSettings,
         timeout: Duration,
     ) -> Result<Self, BuildError> {
@@ -426,9 +440,14 @@ impl Channel for Email {
                 if smtp.is_some() {
                     tracing::info!("Both `graph` and `smtp` are configured; Graph is used.");
                 }
-                Transport::Graph(Box::new(build_graph(g, &addresses.from, timeout)?))
+                Transport::Graph(Box::new(build_graph(
+                    destination,
+                    g,
+                    &addresses.from,
+                    timeout,
+                )?))
             }
-            (None, Some(s)) => Transport::Smtp(build_smtp(s, timeout)?),
+            (None, Some(s)) => Transport::Smtp(build_smtp(destination, s, timeout)?),
             (None, None) => {
                 return Err(BuildError::new(
                     "smtp",

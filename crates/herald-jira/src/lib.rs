@@ -63,7 +63,7 @@ const OWN_FIELDS: &[&str] = &[
 /// A built Jira destination.
 #[derive(Debug)]
 pub struct Jira {
-    client: reqwest::Client,
+    client: herald_core::http::HttpClient,
     /// `Basic <base64(email:token)>`, marked sensitive.
     auth: HeaderValue,
     base: reqwest::Url,
@@ -128,7 +128,7 @@ impl Channel for Jira {
     }
 
     fn build(
-        _destination: &Destination,
+        destination: &Destination,
         settings: JiraSettings,
         timeout: Duration,
     ) -> Result<Self, BuildError> {
@@ -220,7 +220,7 @@ impl Channel for Jira {
             .map(|s| (*s).to_owned())
             .collect();
         chosen.extend(settings.fields.keys().cloned());
-        let client = herald_core::http::client(Self::NAME, timeout)?;
+        let client = herald_core::http::client(Self::NAME, destination, timeout)?;
         Ok(Self {
             client,
             auth,

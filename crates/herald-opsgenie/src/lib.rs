@@ -43,7 +43,7 @@ use render::AlertDefaults;
 /// A built Opsgenie destination.
 #[derive(Debug)]
 pub struct Opsgenie {
-    client: reqwest::Client,
+    client: herald_core::http::HttpClient,
     /// `GenieKey <key>`, marked sensitive.
     auth: HeaderValue,
     /// The API base URL (no trailing slash).
@@ -147,7 +147,7 @@ impl Channel for Opsgenie {
     }
 
     fn build(
-        _destination: &Destination,
+        destination: &Destination,
         settings: OpsgenieSettings,
         timeout: Duration,
     ) -> Result<Self, BuildError> {
@@ -210,7 +210,7 @@ impl Channel for Opsgenie {
                 too_long(field, v, max)?;
             }
         }
-        let client = herald_core::http::client(Self::NAME, timeout)?;
+        let client = herald_core::http::client(Self::NAME, destination, timeout)?;
         Ok(Self {
             client,
             auth,

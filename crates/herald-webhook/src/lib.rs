@@ -44,7 +44,7 @@ enum Signer {
 /// A built webhook destination.
 #[derive(Debug)]
 pub struct Webhook {
-    client: reqwest::Client,
+    client: herald_core::http::HttpClient,
     method: reqwest::Method,
     url: Endpoint,
     headers: HeaderMap,
@@ -113,7 +113,7 @@ impl Channel for Webhook {
     }
 
     fn build(
-        _destination: &Destination,
+        destination: &Destination,
         settings: WebhookSettings,
         timeout: Duration,
     ) -> Result<Self, BuildError> {
@@ -191,7 +191,7 @@ impl Channel for Webhook {
                 })
             }
         };
-        let client = herald_core::http::client(Self::NAME, timeout)?;
+        let client = herald_core::http::client(Self::NAME, destination, timeout)?;
         let method = match settings.method {
             Method::Post => reqwest::Method::POST,
             Method::Put => reqwest::Method::PUT,

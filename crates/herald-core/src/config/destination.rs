@@ -1,12 +1,14 @@
 //! One destination: where events matching its patterns are delivered.
 //!
 //! The keys every destination shares (`name`, `channel`, `events`, `when`,
-//! `rate_limit`, `retry`, `timeout`, `concurrency`) are read here; every other key
+//! `rate_limit`, `retry`, `timeout`, `concurrency`, `tls`) are read here; every other key
 //! belongs to the channel and is kept, with its position in the file, until the
 //! channel's worker reads it with [`Destination::settings`].
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
 
 use serde::de::{self, DeserializeOwned, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
@@ -15,6 +17,7 @@ use serde_saphyr::{Location, Spanned};
 use super::duration::HumanDuration;
 use super::load::{ConfigError, field_names};
 use crate::envelope::{Envelope, Severity};
+use crate::outbound::OutboundPolicy;
 use crate::routing::SubjectPattern;
 
 /// One destination as written in the configuration file.
@@ -40,6 +43,12 @@ pub struct Destination {
     /// Deliveries in flight at once for this destination, per worker process;
     /// `worker.concurrency` when absent.
     pub concurrency: Option<u32>,
+    /// How HTTPS connections to the provider verify its certificate (with
+    /// where it was written; the destination's position when absent).
+    pub tls: Spanned<DestinationTls>,
+    /// The deployment's outbound allow-list (`worker.outbound`), shared by
+    /// every destination of the file.
+    pub outbound: Arc<OutboundPolicy>,
     /// The channel's own keys, with where each was written.
     pub settings: Vec<(String, Spanned<serde_json::Value>)>,
     /// Where the destination starts in the file.
@@ -56,7 +65,22 @@ pub const COMMON_KEYS: &[&str] = &[
     "retry",
     "timeout",
     "concurrency",
+    "tls",
 ];
+
+/// Certificate verification for a destination's HTTPS connections.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DestinationTls {
+    /// A PEM bundle of extra CA certificates to trust (a private CA), besides
+    /// the public roots.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// Accept any certificate: no verification at all. Only for tests against
+    /// a provider stand-in; logged as a warning every time the worker starts.
+    #[serde(default)]
+    pub insecure_skip_verify: bool,
+}
 
 /// A proactive rate limit for one destination.
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
@@ -207,6 +231,7 @@ impl fmt::Debug for Destination {
             .field("retry", &self.retry)
             .field("timeout", &self.timeout)
             .field("concurrency", &self.concurrency)
+            .field("tls", &self.tls.value)
             .field(
                 "settings",
                 &self
@@ -297,6 +322,7 @@ impl Destination {
     pub fn location_of(&self, key: &str) -> Location {
         match key {
             "name" => self.name.referenced,
+            "tls" => self.tls.referenced,
             "channel" => self.channel.referenced,
             "events" => self.events.referenced,
             _ => self
@@ -346,6 +372,7 @@ impl<'de> Visitor<'de> for DestinationVisitor {
         let mut retry = None;
         let mut timeout = None;
         let mut concurrency = None;
+        let mut tls: Option<Spanned<DestinationTls>> = None;
         let mut settings: Vec<(String, Spanned<serde_json::Value>)> = Vec::new();
         while let Some(key) = map.next_key::<String>()? {
             match key.as_str() {
@@ -400,6 +427,7 @@ impl<'de> Visitor<'de> for DestinationVisitor {
                     }
                     concurrency = Some(c);
                 }
+                "tls" => tls = Some(map.next_value()?),
                 _ => {
                     let value: Spanned<serde_json::Value> = map.next_value()?;
                     settings.push((key, value));
@@ -417,6 +445,8 @@ impl<'de> Visitor<'de> for DestinationVisitor {
             retry: retry.unwrap_or_default(),
             timeout,
             concurrency,
+            tls: tls.unwrap_or_else(|| Spanned::new(DestinationTls::default(), location, location)),
+            outbound: Arc::default(),
             settings,
             location,
         })

@@ -114,7 +114,8 @@ impl FleetConfig {
                 e.into_inner()
             })
         });
-        let config = parsed.map_err(|e| yaml_error(file, &failed_at, &e))?;
+        let mut config = parsed.map_err(|e| yaml_error(file, &failed_at, &e))?;
+        config.share_with_destinations();
         let errors = config.validate(file);
         if errors.is_empty() {
             Ok(config)

@@ -9,6 +9,7 @@ mod isolation;
 mod jira;
 mod kit;
 mod metrics;
+mod nats_auth;
 mod nats_restart;
 mod opsgenie;
 mod ordering;
