@@ -157,4 +157,8 @@ pub trait Channel: Sized + Send + Sync + 'static {
 
     /// Describes a rendered request for humans, secrets redacted.
     fn preview(&self, payload: &Self::Payload) -> RequestPreview;
+
+    /// The hosts this destination connects to (`hooks.slack.com`), which
+    /// `herald check` compares with the outbound allow-list.
+    fn hosts(&self) -> Vec<String>;
 }

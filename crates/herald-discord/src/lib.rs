@@ -171,6 +171,15 @@ impl Channel for Discord {
             body: String::from_utf8_lossy(&payload.bytes()).into_owned(),
         }
     }
+
+    fn hosts(&self) -> Vec<String> {
+        self.endpoint
+            .expose()
+            .host_str()
+            .map(str::to_owned)
+            .into_iter()
+            .collect()
+    }
 }
 
 /// The Slack-compatible body: one attachment within Discord's embed limits, and

@@ -61,6 +61,16 @@ impl GraphTransport {
         }
     }
 
+    /// The hosts of the token endpoint and of Graph.
+    pub(crate) fn hosts(&self) -> Vec<String> {
+        let mut hosts: Vec<String> = [self.tokens.endpoint(), &self.send_url]
+            .iter()
+            .filter_map(|u| u.host_str().map(str::to_owned))
+            .collect();
+        hosts.dedup();
+        hosts
+    }
+
     /// Sends one `sendMail` body. A 401 (an expired or revoked token) fetches a
     /// new token and tries once more.
     pub(crate) async fn send(&self, body: &[u8], message_id: &str) -> Outcome {

@@ -71,7 +71,7 @@ use token::{Credential, TokenSource};
 /// The transport a destination uses.
 #[derive(Debug)]
 enum Transport {
-    Smtp(SmtpTransport),
+    Smtp(Box<SmtpTransport>),
     Graph(Box<GraphTransport>),
 }
 
@@ -447,7 +447,7 @@ impl Channel for Email {
                     timeout,
                 )?))
             }
-            (None, Some(s)) => Transport::Smtp(build_smtp(destination, s, timeout)?),
+            (None, Some(s)) => Transport::Smtp(Box::new(build_smtp(destination, s, timeout)?)),
             (None, None) => {
                 return Err(BuildError::new(
                     "smtp",
@@ -498,6 +498,13 @@ impl Channel for Email {
             Transport::Graph(g) => g.send_url.to_string(),
         };
         payload.preview(target)
+    }
+
+    fn hosts(&self) -> Vec<String> {
+        match &self.transport {
+            Transport::Smtp(smtp) => vec![smtp.host.trim_matches(['[', ']']).to_owned()],
+            Transport::Graph(graph) => graph.hosts(),
+        }
     }
 }
 

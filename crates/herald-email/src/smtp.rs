@@ -218,8 +218,9 @@ impl SmtpTransport {
         )
         .await
         .map_err(|e| match failure("connect", &e) {
-            // Implicit TLS with an untrusted certificate: a configuration problem.
-            Outcome::Retry(f) if f.reason.contains("certificate") => Outcome::Retry(f.broken()),
+            // Implicit TLS with an untrusted certificate: a configuration
+            // problem that retrying cannot fix (`smtp.ca_file`).
+            Outcome::Retry(f) if f.reason.contains("certificate") => Outcome::Permanent(f.broken()),
             other => other,
         })?;
         if self.tls == TlsMode::Starttls {
@@ -245,7 +246,7 @@ impl SmtpTransport {
                     // The server's certificate is not trusted or not for this
                     // host: a configuration problem (`smtp.host`, `smtp.ca_file`).
                     Outcome::Retry(f) if e.is_tls() || f.reason.contains("certificate") => {
-                        Outcome::Retry(f.broken())
+                        Outcome::Permanent(f.broken())
                     }
                     other => other,
                 });

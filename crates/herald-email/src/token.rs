@@ -59,6 +59,11 @@ struct TokenError {
 }
 
 impl TokenSource {
+    /// The token endpoint.
+    pub(crate) fn endpoint(&self) -> &reqwest::Url {
+        &self.endpoint
+    }
+
     pub(crate) fn new(
         client: herald_core::http::HttpClient,
         endpoint: reqwest::Url,

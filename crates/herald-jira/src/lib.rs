@@ -318,6 +318,14 @@ impl Channel for Jira {
             body: serde_json::to_string(body).unwrap_or_default(),
         }
     }
+
+    fn hosts(&self) -> Vec<String> {
+        self.base
+            .host_str()
+            .map(str::to_owned)
+            .into_iter()
+            .collect()
+    }
 }
 
 #[cfg(test)]

@@ -267,6 +267,14 @@ impl Channel for Opsgenie {
             body: String::from_utf8_lossy(&payload.body).into_owned(),
         }
     }
+
+    fn hosts(&self) -> Vec<String> {
+        self.base
+            .host_str()
+            .map(str::to_owned)
+            .into_iter()
+            .collect()
+    }
 }
 
 #[cfg(test)]

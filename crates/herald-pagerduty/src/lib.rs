@@ -243,6 +243,10 @@ impl Channel for PagerDuty {
             body: payload.redacted_body(),
         }
     }
+
+    fn hosts(&self) -> Vec<String> {
+        self.url.host_str().map(str::to_owned).into_iter().collect()
+    }
 }
 
 #[cfg(test)]

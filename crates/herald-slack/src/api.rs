@@ -81,6 +81,13 @@ impl Api {
         }
     }
 
+    /// The Web API's host.
+    pub(crate) fn host(&self) -> Option<String> {
+        reqwest::Url::parse(&self.base)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+    }
+
     /// `<base>/<method>`.
     pub(crate) fn url(&self, method: &str) -> String {
         format!("{}/{method}", self.base)

@@ -252,6 +252,18 @@ impl Channel for Slack {
             },
         }
     }
+
+    fn hosts(&self) -> Vec<String> {
+        match &self.mode {
+            Mode::Webhook(url) => url
+                .expose()
+                .host_str()
+                .map(str::to_owned)
+                .into_iter()
+                .collect(),
+            Mode::Api(api) => api.host().into_iter().collect(),
+        }
+    }
 }
 
 pub use herald_core::http::redact_url;

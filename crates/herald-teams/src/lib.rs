@@ -139,6 +139,15 @@ impl Channel for Teams {
             body: String::from_utf8_lossy(&payload.body).into_owned(),
         }
     }
+
+    fn hosts(&self) -> Vec<String> {
+        self.url
+            .expose()
+            .host_str()
+            .map(str::to_owned)
+            .into_iter()
+            .collect()
+    }
 }
 
 #[cfg(test)]

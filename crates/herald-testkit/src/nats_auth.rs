@@ -63,19 +63,19 @@ pub fn operator_setup() -> Result<OperatorSetup> {
         &operator,
         &operator.public_key(),
         "herald-test-operator",
-        json!({"type": "operator", "version": 2, "system_account": system.public_key()}),
+        &json!({"type": "operator", "version": 2, "system_account": system.public_key()}),
     )?;
     let system_jwt = jwt(
         &operator,
         &system.public_key(),
         "SYS",
-        json!({"type": "account", "version": 2, "limits": account_limits(false)}),
+        &json!({"type": "account", "version": 2, "limits": account_limits(false)}),
     )?;
     let account_jwt = jwt(
         &operator,
         &account.public_key(),
         "HERALD",
-        json!({"type": "account", "version": 2, "limits": account_limits(true)}),
+        &json!({"type": "account", "version": 2, "limits": account_limits(true)}),
     )?;
     let user_seed = user.seed().context("the user's seed")?;
     let creds = user_creds(&account, &user, &user_seed)?;
@@ -113,7 +113,7 @@ fn user_creds(account: &KeyPair, user: &KeyPair, seed: &str) -> Result<String> {
         account,
         &user.public_key(),
         "herald-worker",
-        json!({"type": "user", "version": 2, "pub": {}, "sub": {}, "subs": -1, "data": -1, "payload": -1}),
+        &json!({"type": "user", "version": 2, "pub": {}, "sub": {}, "subs": -1, "data": -1, "payload": -1}),
     )?;
     Ok(format!(
         "-----BEGIN NATS USER JWT-----\n{user_jwt}\n------END NATS USER JWT------\n\n\
@@ -124,7 +124,7 @@ fn user_creds(account: &KeyPair, user: &KeyPair, seed: &str) -> Result<String> {
 }
 
 /// A JWT for `subject` issued and signed by `issuer`.
-fn jwt(issuer: &KeyPair, subject: &str, name: &str, nats: Value) -> Result<String> {
+fn jwt(issuer: &KeyPair, subject: &str, name: &str, nats: &Value) -> Result<String> {
     let header = json!({"typ": "JWT", "alg": "ed25519-nkey"});
     let iat = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

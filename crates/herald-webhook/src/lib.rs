@@ -265,6 +265,15 @@ impl Channel for Webhook {
             body: String::from_utf8_lossy(&payload.body).into_owned(),
         }
     }
+
+    fn hosts(&self) -> Vec<String> {
+        self.url
+            .expose()
+            .host_str()
+            .map(str::to_owned)
+            .into_iter()
+            .collect()
+    }
 }
 
 pub use herald_core::http::redact_url;

@@ -13,6 +13,7 @@ mod nats_auth;
 mod nats_restart;
 mod opsgenie;
 mod ordering;
+mod outbound;
 mod pacing;
 mod pagerduty;
 mod replicas;
