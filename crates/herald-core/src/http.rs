@@ -145,10 +145,7 @@ impl HttpClient {
         body_limit: usize,
     ) -> Result<HttpReply, Outcome> {
         let request = request.build().map_err(|e| {
-            Outcome::Permanent(Failure::new(format!(
-                "invalid request: {}",
-                error_chain(&e)
-            )))
+            Outcome::Permanent(Failure::new(format!("invalid request: {}", describe(&e))))
         })?;
         if let Err(refused) = self.outbound.check_url(request.url()) {
             return Err(Outcome::Permanent(
@@ -223,14 +220,25 @@ fn transport_failure(e: &reqwest::Error) -> Outcome {
             .broken(),
         );
     }
+    let detail = describe(e);
     let reason = if e.is_timeout() {
         "the request timed out".to_owned()
     } else if e.is_connect() {
-        format!("cannot connect: {}", error_chain(e))
+        format!("cannot connect: {detail}")
     } else {
-        format!("request failed: {}", error_chain(e))
+        format!("request failed: {detail}")
     };
     Outcome::Retry(Failure::new(reason))
+}
+
+/// An error and its sources. reqwest names the full URL in its errors, and
+/// webhook URLs carry their token: only scheme, host and port are kept.
+fn describe(e: &reqwest::Error) -> String {
+    let detail = error_chain(e);
+    match e.url() {
+        Some(url) => detail.replace(url.as_str(), &redact_url(url.as_str())),
+        None => detail,
+    }
 }
 
 /// Certificate errors, as opposed to a connection cut during the handshake.

@@ -18,6 +18,7 @@ mod pacing;
 mod pagerduty;
 mod replicas;
 mod retries;
+mod secrets;
 mod shutdown;
 mod signing;
 mod slack;
