@@ -16,6 +16,7 @@ mod ordering;
 mod outbound;
 mod pacing;
 mod pagerduty;
+mod receivers;
 mod replicas;
 mod retries;
 mod secrets;
