@@ -95,7 +95,12 @@ fn mailbox(field: &str, text: &str) -> Result<Mailbox, BuildError> {
         ));
     }
     Mailbox::from_str(text.trim())
-        .map_err(|e| BuildError::new(field, format!("not a valid address `{text}`: {e}")))
+        .map_err(|e| {
+            BuildError::new(
+                field,
+                format!("not a valid address `{text}` ({e}); expected ops@example.com or `Ops <ops@example.com>`"),
+            )
+        })
 }
 
 fn mailboxes(field: &str, list: &[String]) -> Result<Vec<Mailbox>, BuildError> {
@@ -107,10 +112,17 @@ fn mailboxes(field: &str, list: &[String]) -> Result<Vec<Mailbox>, BuildError> {
 
 /// A URL setting: http or https, no trailing slash.
 fn base_url(field: &str, text: &str) -> Result<String, BuildError> {
-    let u = url::Url::parse(text)
-        .map_err(|e| BuildError::new(field, format!("not a valid URL: {e}")))?;
+    let u = url::Url::parse(text).map_err(|e| {
+        BuildError::new(
+            field,
+            format!("not a valid URL ({e}); expected an absolute http or https URL"),
+        )
+    })?;
     if !matches!(u.scheme(), "http" | "https") {
-        return Err(BuildError::new(field, "the URL must be http or https"));
+        return Err(BuildError::new(
+            field,
+            format!("the URL must be http or https, not {}", u.scheme()),
+        ));
     }
     Ok(text.trim_end_matches('/').to_owned())
 }

@@ -132,10 +132,12 @@ impl Channel for Jira {
         settings: JiraSettings,
         timeout: Duration,
     ) -> Result<Self, BuildError> {
-        let base = reqwest::Url::parse(settings.base_url.trim())
-            .map_err(|e| BuildError::new("base_url", format!("not a valid URL: {e}")))?;
-        if !matches!(base.scheme(), "http" | "https") || base.cannot_be_a_base() {
-            return Err(BuildError::new("base_url", "the URL must be http or https"));
+        let base = herald_core::endpoint::web_url("base_url", settings.base_url.trim())?;
+        if base.cannot_be_a_base() {
+            return Err(BuildError::new(
+                "base_url",
+                "expected the site's URL, such as https://example.atlassian.net",
+            ));
         }
         if base.query().is_some()
             || base.fragment().is_some()

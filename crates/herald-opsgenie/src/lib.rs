@@ -67,10 +67,12 @@ fn base_url(settings: &OpsgenieSettings) -> Result<reqwest::Url, BuildError> {
         Some(u) => ("api_url", u.as_str()),
         None => ("region", settings.region.api_url()),
     };
-    let url = reqwest::Url::parse(text)
-        .map_err(|e| BuildError::new(field, format!("not a valid URL: {e}")))?;
-    if !matches!(url.scheme(), "http" | "https") || url.cannot_be_a_base() {
-        return Err(BuildError::new(field, "the URL must be http or https"));
+    let url = herald_core::endpoint::web_url(field, text)?;
+    if url.cannot_be_a_base() {
+        return Err(BuildError::new(
+            field,
+            "expected the API's base URL, such as https://api.opsgenie.com",
+        ));
     }
     if url.query().is_some()
         || url.fragment().is_some()

@@ -38,8 +38,8 @@ pub struct Destination {
     pub rate_limit: Option<RateLimitConfig>,
     /// Retry schedule and attempt budget.
     pub retry: RetryConfig,
-    /// Per-request timeout; the channel's default when absent.
-    pub timeout: Option<HumanDuration>,
+    /// Per-request timeout (with where it was written); the channel's default when absent.
+    pub timeout: Option<Spanned<HumanDuration>>,
     /// Deliveries in flight at once for this destination, per worker process;
     /// `worker.concurrency` when absent.
     pub concurrency: Option<u32>,
@@ -229,7 +229,7 @@ impl fmt::Debug for Destination {
             .field("when", &self.when)
             .field("rate_limit", &self.rate_limit)
             .field("retry", &self.retry)
-            .field("timeout", &self.timeout)
+            .field("timeout", &self.timeout.as_ref().map(|t| t.value))
             .field("concurrency", &self.concurrency)
             .field("tls", &self.tls.value)
             .field(
@@ -323,6 +323,10 @@ impl Destination {
         match key {
             "name" => self.name.referenced,
             "tls" => self.tls.referenced,
+            "timeout" => self
+                .timeout
+                .as_ref()
+                .map_or(self.location, |t| t.referenced),
             "channel" => self.channel.referenced,
             "events" => self.events.referenced,
             _ => self
@@ -336,6 +340,105 @@ impl Destination {
     /// `destinations[ops-slack]`: how errors name this destination.
     pub fn path(&self) -> String {
         format!("destinations[{}]", self.name.value)
+    }
+}
+
+/// A value checked as it is read (see [`Check`]).
+struct Checked<T>(T);
+
+/// What a value must satisfy beyond its type.
+trait Check: Sized {
+    /// Why the value cannot be used.
+    fn check(&self) -> Result<(), String>;
+}
+
+impl<'de, T: Deserialize<'de> + Check> Deserialize<'de> for Checked<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let value = T::deserialize(d)?;
+        value.check().map_err(de::Error::custom)?;
+        Ok(Checked(value))
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(transparent)]
+struct Name(String);
+
+impl Check for Name {
+    fn check(&self) -> Result<(), String> {
+        if valid_name(&self.0) {
+            Ok(())
+        } else {
+            Err(format!(
+                "invalid destination name `{}`: use 1 to 64 lowercase letters, digits, `-` or `_`, starting with a letter or digit",
+                self.0
+            ))
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(transparent)]
+struct Events(Vec<SubjectPattern>);
+
+impl Check for Events {
+    fn check(&self) -> Result<(), String> {
+        if self.0.is_empty() {
+            Err("`events` must list at least one subject pattern, such as [\"rotation.>\"]".into())
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(transparent)]
+struct Concurrency(u32);
+
+impl Check for Concurrency {
+    fn check(&self) -> Result<(), String> {
+        if self.0 == 0 {
+            Err("`concurrency` must be at least 1".into())
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl Check for RateLimitConfig {
+    fn check(&self) -> Result<(), String> {
+        if !(self.per_second.is_finite() && self.per_second > 0.0) {
+            return Err(format!(
+                "`rate_limit.per_second` must be above 0 (such as 1, or 0.5 for one every two seconds), not {}",
+                self.per_second
+            ));
+        }
+        if self.burst == 0 {
+            return Err("`rate_limit.burst` must be at least 1".into());
+        }
+        Ok(())
+    }
+}
+
+impl Check for RetryConfig {
+    fn check(&self) -> Result<(), String> {
+        if self.max_attempts == 0 {
+            return Err(
+                "`retry.max_attempts` must be at least 1 (the first attempt counts)".into(),
+            );
+        }
+        if !(0.0..=1.0).contains(&self.jitter) {
+            return Err(format!(
+                "`retry.jitter` must be between 0 and 1 (0.2 spreads delays by ±20 %), not {}",
+                self.jitter
+            ));
+        }
+        if self.schedule.is_empty() {
+            return Err(
+                "`retry.schedule` must list at least one delay, such as [2s, 30s, 5m]".into(),
+            );
+        }
+        Ok(())
     }
 }
 
@@ -376,56 +479,23 @@ impl<'de> Visitor<'de> for DestinationVisitor {
         let mut settings: Vec<(String, Spanned<serde_json::Value>)> = Vec::new();
         while let Some(key) = map.next_key::<String>()? {
             match key.as_str() {
+                // Each value is checked while it is read, so an error names
+                // its key and line.
                 "name" => {
-                    let n: Spanned<String> = map.next_value()?;
-                    if !valid_name(&n.value) {
-                        return Err(de::Error::custom(format!(
-                            "invalid destination name `{}`: use 1 to 64 lowercase letters, digits, `-` or `_`, starting with a letter or digit",
-                            n.value
-                        )));
-                    }
-                    name = Some(n);
+                    let n: Spanned<Checked<Name>> = map.next_value()?;
+                    name = Some(Spanned::new(n.value.0.0, n.referenced, n.defined));
                 }
                 "channel" => channel = Some(map.next_value()?),
                 "events" => {
-                    let e: Spanned<Vec<SubjectPattern>> = map.next_value()?;
-                    if e.value.is_empty() {
-                        return Err(de::Error::custom(
-                            "`events` must list at least one subject pattern",
-                        ));
-                    }
-                    events = Some(e);
+                    let e: Spanned<Checked<Events>> = map.next_value()?;
+                    events = Some(Spanned::new(e.value.0.0, e.referenced, e.defined));
                 }
                 "when" => when = Some(map.next_value()?),
-                "rate_limit" => {
-                    let r: RateLimitConfig = map.next_value()?;
-                    if !(r.per_second.is_finite() && r.per_second > 0.0) || r.burst == 0 {
-                        return Err(de::Error::custom(
-                            "`rate_limit.per_second` must be above 0 and `burst` at least 1",
-                        ));
-                    }
-                    rate_limit = Some(r);
-                }
-                "retry" => {
-                    let r: RetryConfig = map.next_value()?;
-                    if r.max_attempts == 0 {
-                        return Err(de::Error::custom("`retry.max_attempts` must be at least 1"));
-                    }
-                    if !(0.0..=1.0).contains(&r.jitter) {
-                        return Err(de::Error::custom("`retry.jitter` must be between 0 and 1"));
-                    }
-                    if r.schedule.is_empty() {
-                        return Err(de::Error::custom("`retry.schedule` must not be empty"));
-                    }
-                    retry = Some(r);
-                }
+                "rate_limit" => rate_limit = Some(map.next_value::<Checked<RateLimitConfig>>()?.0),
+                "retry" => retry = Some(map.next_value::<Checked<RetryConfig>>()?.0),
                 "timeout" => timeout = Some(map.next_value()?),
                 "concurrency" => {
-                    let c: u32 = map.next_value()?;
-                    if c == 0 {
-                        return Err(de::Error::custom("`concurrency` must be at least 1"));
-                    }
-                    concurrency = Some(c);
+                    concurrency = Some(map.next_value::<Checked<Concurrency>>()?.0.0);
                 }
                 "tls" => tls = Some(map.next_value()?),
                 _ => {
@@ -434,11 +504,16 @@ impl<'de> Visitor<'de> for DestinationVisitor {
                 }
             }
         }
-        let name = name.ok_or_else(|| de::Error::missing_field("name"))?;
+        let missing = |key: &str| {
+            de::Error::custom(format!(
+                "missing `{key}`: every destination needs `name`, `channel` and `events`"
+            ))
+        };
+        let name = name.ok_or_else(|| missing("name"))?;
         let location = name.referenced;
         Ok(Destination {
-            channel: channel.ok_or_else(|| de::Error::missing_field("channel"))?,
-            events: events.ok_or_else(|| de::Error::missing_field("events"))?,
+            channel: channel.ok_or_else(|| missing("channel"))?,
+            events: events.ok_or_else(|| missing("events"))?,
             name,
             when: when.unwrap_or_default(),
             rate_limit,
