@@ -5,6 +5,7 @@ mod crash;
 mod discord;
 mod dlq;
 mod email;
+mod hostile;
 mod isolation;
 mod jira;
 mod kit;
