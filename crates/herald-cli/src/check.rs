@@ -1,5 +1,6 @@
 //! `herald check`: validate a fleet configuration the way the workers will,
-//! resolving every secret (never printing one) and building every destination.
+//! resolving every secret (never printing one) and building every destination,
+//! and report destinations whose hosts the outbound allow-list refuses.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -7,6 +8,7 @@ use std::process::ExitCode;
 
 use herald_core::Channel;
 use herald_core::config::{ConfigError, FleetConfig};
+use herald_core::outbound::{HostVerdict, OutboundPolicy, Refused};
 use herald_core::worker::prepare;
 
 use crate::channels::{ChannelTask, KNOWN, unknown_channel_message, with_channel};
@@ -29,7 +31,38 @@ impl ChannelTask for PrepareAll<'_> {
     type Output = Vec<ConfigError>;
 
     fn run<C: Channel>(self) -> Vec<ConfigError> {
-        prepare::<C>(self.config, self.file).map_or_else(|e| e.0, |_| Vec::new())
+        match prepare::<C>(self.config, self.file) {
+            Err(e) => e.0,
+            Ok(prepared) => prepared
+                .iter()
+                .flat_map(|p| {
+                    p.channel.hosts().into_iter().filter_map(|host| {
+                        outside_allow_list(&p.destination.outbound, &host).map(|refused| {
+                            p.destination.error_at(
+                                self.file,
+                                "",
+                                format!("every request would be refused: {refused}"),
+                            )
+                        })
+                    })
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Why the outbound allow-list refuses `host`, if it does. Names the list
+/// does not allow by name are resolved here, as the worker would.
+fn outside_allow_list(policy: &OutboundPolicy, host: &str) -> Option<Refused> {
+    use std::net::ToSocketAddrs as _;
+    match policy.host(host) {
+        HostVerdict::Allowed => None,
+        HostVerdict::Refused(r) => Some(r),
+        HostVerdict::ResolveAndFilter => {
+            // A name that does not resolve here may resolve where the worker runs.
+            let addrs: Vec<_> = (host, 443).to_socket_addrs().ok()?.collect();
+            policy.filter(host, addrs).err()
+        }
     }
 }
 
@@ -113,6 +146,30 @@ mod tests {
         .unwrap();
         assert_eq!(ok, "OK: 2 destinations (webhook: a, b)");
         assert!(check_yaml("{}").unwrap().starts_with("OK: 0 destinations"));
+    }
+
+    #[test]
+    fn hosts_outside_the_allow_list_are_reported() {
+        let yaml = |allow: &str| {
+            format!(
+                "worker: {{outbound: {{allow: [{allow}]}}}}\ndestinations:\n  - name: a\n    channel: webhook\n    events: [rotation.x]\n    url: http://127.0.0.1:9/x\n  - name: b\n    channel: webhook\n    events: [rotation.x]\n    url: https://hooks.example.com/x\n"
+            )
+        };
+        let errs = check_yaml(&yaml("\"10.0.0.0/8\", hooks.example.com")).unwrap_err();
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert!(
+            errs[0].contains("destinations[a]")
+                && errs[0].contains("127.0.0.1 is outside the outbound allow-list")
+                && errs[0].contains("10.0.0.0/8, hooks.example.com"),
+            "{errs:?}"
+        );
+        assert!(check_yaml(&yaml("\"127.0.0.0/8\", \"*.example.com\"")).is_ok());
+        // `localhost` resolves to loopback, which only `10.0.0.0/8` does not hold.
+        let errs = check_yaml(
+            "worker: {outbound: {allow: [example.com]}}\ndestinations:\n  - name: a\n    channel: webhook\n    events: [rotation.x]\n    url: http://localhost:9/x\n",
+        )
+        .unwrap_err();
+        assert!(errs[0].contains("localhost ("), "{errs:?}");
     }
 
     #[test]

@@ -262,11 +262,14 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<ExitCode> {
     validate_subject(&args.subject).map_err(anyhow::Error::msg)?;
     let base = read_base(args.data.as_deref(), args.file.as_deref())?;
     let event = build_event(base, &args.set, Utc::now(), new_id)?;
-    let nats = NatsConfig {
-        url: args.nats_url,
-        credentials_file: args.creds,
-        ..NatsConfig::default()
-    };
+    // The other NATS_* variables (user and password, token, NKey, TLS) work
+    // as for the workers; the flags win over them.
+    let mut nats = NatsConfig::default();
+    nats.apply_env(&|k: &str| std::env::var(k).ok());
+    nats.url = args.nats_url;
+    if let Some(creds) = args.creds {
+        nats.credentials_file = Some(creds);
+    }
     let client = herald_core::jetstream::connect(&nats, "herald-publish").await?;
     let js = jetstream::new(client.clone());
     let result = publish_event(&js, &args.subject, &event).await;

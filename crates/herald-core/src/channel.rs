@@ -184,4 +184,8 @@ pub trait Channel: Sized + Send + Sync + 'static {
             Self::NAME
         )))
     }
+
+    /// The hosts this destination connects to (`hooks.slack.com`), which
+    /// `herald check` compares with the outbound allow-list.
+    fn hosts(&self) -> Vec<String>;
 }

@@ -34,9 +34,17 @@ impl fmt::Debug for Endpoint {
 /// When `raw` is not a URL (`not a valid URL: …`) or not `http`/`https`.
 pub fn web_url(field: &str, raw: &str) -> Result<reqwest::Url, BuildError> {
     let url = reqwest::Url::parse(raw)
-        .map_err(|e| BuildError::new(field, format!("not a valid URL: {e}")))?;
+        .map_err(|e| {
+            BuildError::new(
+                field,
+                format!("not a valid URL ({e}); expected an absolute http or https URL such as https://hooks.example.com/path"),
+            )
+        })?;
     if !matches!(url.scheme(), "http" | "https") {
-        return Err(BuildError::new(field, "the URL must be http or https"));
+        return Err(BuildError::new(
+            field,
+            format!("the URL must be http or https, not {}", url.scheme()),
+        ));
     }
     Ok(url)
 }
@@ -63,7 +71,7 @@ mod tests {
         assert_eq!(e.field, "url");
         assert_eq!(
             e.to_string(),
-            BuildError::new("url", "the URL must be http or https").to_string()
+            BuildError::new("url", "the URL must be http or https, not ftp").to_string()
         );
         assert!(
             web_url("events_url", "not a url")

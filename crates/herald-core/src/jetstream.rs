@@ -12,7 +12,8 @@ use async_nats::jetstream::{
 };
 
 use crate::config::{
-    DigestConfig, DlqConfig, NatsConfig, ReceiptsConfig, ReplayConfig, StatusConfig, StreamConfig,
+    DigestConfig, DlqConfig, NatsAuth, NatsConfig, ReceiptsConfig, ReplayConfig, SecretRef,
+    StatusConfig, StreamConfig,
 };
 use crate::routing::SubjectPattern;
 
@@ -46,30 +47,123 @@ fn provision(what: impl Into<String>, e: impl std::fmt::Display) -> SetupError {
 
 /// Connects, retrying in the background after the first connection is lost.
 ///
+/// Authenticates as [`NatsConfig`] says (user and password, token, NKey or
+/// credentials file) and sets up TLS (a private CA, a client certificate,
+/// TLS required). Secrets are resolved here and never appear in errors.
+///
 /// # Errors
-/// [`SetupError::Connect`] when the first connection fails within the timeout.
+/// [`SetupError::Connect`] when a secret cannot be read or the first
+/// connection fails within the timeout; the message names the cause
+/// (authorization refused, TLS, timeout) and the server URL without credentials.
 pub async fn connect(
     cfg: &NatsConfig,
     client_name: &str,
 ) -> Result<async_nats::Client, SetupError> {
     let fail = |message: String| SetupError::Connect {
-        url: cfg.url.clone(),
+        url: cfg.redacted_url(),
         message,
     };
     let mut opts = async_nats::ConnectOptions::new()
         .name(client_name)
         .connection_timeout(cfg.connect_timeout.0)
         .max_reconnects(None);
-    if let Some(path) = &cfg.credentials_file {
-        opts = opts
-            .credentials_file(path)
-            .await
-            .map_err(|e| fail(format!("credentials file {}: {e}", path.display())))?;
+    let secret = |field: &str, r: &SecretRef| {
+        r.resolve()
+            .map_err(|e| fail(format!("`nats.{field}` ({}): {e}", r.describe())))
+    };
+    let mode = match cfg.auth().map_err(fail)? {
+        NatsAuth::None => "no authentication",
+        NatsAuth::UserPassword(user, password) => {
+            let user = secret("user", user)?;
+            let password = secret("password", password)?;
+            opts = opts.user_and_password(user.expose().to_owned(), password.expose().to_owned());
+            "user and password"
+        }
+        NatsAuth::Token(token) => {
+            opts = opts.token(secret("token", token)?.expose().to_owned());
+            "token"
+        }
+        NatsAuth::Nkey(seed) => {
+            let seed = secret("nkey_seed", seed)?;
+            let seed = seed.expose().trim();
+            if !seed.starts_with("SU") || nkeys::KeyPair::from_seed(seed).is_err() {
+                return Err(fail(
+                    "`nats.nkey_seed` is not an NKey user seed (a line starting with `SU`)".into(),
+                ));
+            }
+            opts = opts.nkey(seed.to_owned());
+            "NKey"
+        }
+        NatsAuth::Credentials(path) => {
+            opts = opts.credentials_file(path).await.map_err(|e| {
+                fail(format!(
+                    "`nats.credentials_file` {}: {}",
+                    path.display(),
+                    first_line_without_secrets(&e.to_string())
+                ))
+            })?;
+            "credentials file"
+        }
+    };
+    if let Some(tls) = &cfg.tls {
+        for (field, path) in [
+            ("ca_file", &tls.ca_file),
+            ("cert_file", &tls.cert_file),
+            ("key_file", &tls.key_file),
+        ] {
+            if let Some(p) = path
+                && let Err(e) = std::fs::metadata(p)
+            {
+                return Err(fail(format!("`nats.tls.{field}` {}: {e}", p.display())));
+            }
+        }
+        if let Some(ca) = &tls.ca_file {
+            opts = opts.add_root_certificates(ca.clone());
+        }
+        if let (Some(cert), Some(key)) = (&tls.cert_file, &tls.key_file) {
+            opts = opts.add_client_certificate(cert.clone(), key.clone());
+        }
+        if tls.required {
+            opts = opts.require_tls(true);
+        }
     }
     tokio::time::timeout(cfg.connect_timeout.0, opts.connect(cfg.url.as_str()))
         .await
         .map_err(|_| fail(format!("no answer within {}", cfg.connect_timeout)))?
-        .map_err(|e| fail(e.to_string()))
+        .map_err(|e| fail(connect_error(&e, mode)))
+}
+
+/// Why a connection failed, in words an operator can act on.
+fn connect_error(e: &async_nats::ConnectError, mode: &str) -> String {
+    use async_nats::ConnectErrorKind as K;
+    let detail = first_line_without_secrets(&crate::http::error_chain(e));
+    let tls =
+        crate::http::find_in_chain::<rustls::Error>(e).is_some() || detail.contains("certificate");
+    match e.kind() {
+        _ if tls => format!(
+            "TLS failed: {detail}; check `nats.tls.ca_file` (the CA that signed the server's certificate), `cert_file` and `key_file`"
+        ),
+        K::AuthorizationViolation => format!(
+            "the server refused the credentials (authorization violation, using {mode}); check `nats.user`/`password`, `token`, `nkey_seed` or `credentials_file`"
+        ),
+        K::Authentication => format!(
+            "authentication failed before the server could check it (using {mode}): {detail}"
+        ),
+        K::Tls => format!(
+            "TLS failed: {detail}; check `nats.tls.ca_file` (the CA that signed the server's certificate), `cert_file` and `key_file`"
+        ),
+        _ => detail,
+    }
+}
+
+/// An error's text cut at its first line, with anything after `nkey`/`seed`
+/// markers dropped (library errors sometimes quote what they could not parse).
+fn first_line_without_secrets(text: &str) -> String {
+    let line = text.lines().next().unwrap_or_default();
+    match line.find("SU") {
+        Some(i) if line[i..].len() > 40 => format!("{}<redacted>", &line[..i]),
+        _ => line.to_owned(),
+    }
 }
 
 /// Creates the event stream if it is missing, or checks it exists when `create` is off.

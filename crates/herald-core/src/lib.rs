@@ -15,6 +15,7 @@
 //! - [`outcome`]: classified delivery results.
 //! - [`endpoint`]: a provider URL in destination settings, read the same way everywhere.
 //! - [`http`]: the HTTP client, exchange and default verdict HTTP channels share.
+//! - [`outbound`]: the outbound allow-list of hosts and networks.
 //! - [`present`]: the shared reading of an event for display (headline, facts,
 //!   colours, mentions).
 //! - [`text`]: truncation to provider limits and escaping for HTML and Markdown.
@@ -49,6 +50,7 @@ pub mod jetstream;
 pub mod lifecycle;
 pub mod memory;
 pub mod metrics;
+pub mod outbound;
 pub mod outcome;
 pub mod present;
 pub mod ratelimit;

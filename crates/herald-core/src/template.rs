@@ -40,6 +40,12 @@ pub struct Template {
 
 const NAME: &str = "payload";
 
+/// The most work one render may do (MiniJinja "fuel": about one unit per
+/// instruction, and per 64 bytes allocated). Real templates use a few
+/// thousand; a runaway loop is stopped with an error instead of holding a
+/// delivery (its event is dead-lettered with the reason).
+pub const TEMPLATE_FUEL: u64 = 1_000_000;
+
 impl Template {
     /// Compiles `source`.
     ///
@@ -48,6 +54,7 @@ impl Template {
     pub fn compile(source: &str, format: TemplateFormat) -> Result<Self, TemplateError> {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::SemiStrict);
+        env.set_fuel(Some(TEMPLATE_FUEL));
         if format == TemplateFormat::Json {
             env.set_formatter(json_formatter);
         }
@@ -285,5 +292,26 @@ mod tests {
             translate_go_placeholders("a {{.X}} b {{ .Y_1 }} {{ z }} {{.}}"),
             "a {{ X }} b {{ Y_1 }} {{ z }} {{.}}"
         );
+    }
+
+    #[test]
+    fn a_runaway_template_is_stopped() {
+        let t = Template::compile(
+            "{% for i in range(100000) %}{% for j in range(100000) %}{{ j }}{% endfor %}{% endfor %}",
+            TemplateFormat::Text,
+        )
+        .unwrap();
+        let e = crate::envelope::ingest(
+            &crate::envelope::RawEvent {
+                subject: "rotation.failed",
+                payload: br#"{"id":"1"}"#,
+                headers: None,
+                published: chrono::Utc::now(),
+            },
+            crate::envelope::IngestLimits::default(),
+        )
+        .unwrap();
+        let err = t.render(&e, "d").unwrap_err();
+        assert!(err.0.contains("fuel"), "{err}");
     }
 }

@@ -8,6 +8,31 @@
 
 use std::borrow::Cow;
 
+/// `s` on one line: every run of line breaks and other control characters
+/// (CR, LF, tab, NUL, escape, the Unicode line and paragraph separators)
+/// becomes one space. For one-line provider fields (a title, a summary, an
+/// email header) that event text must not split or spoof.
+pub fn one_line(s: &str) -> Cow<'_, str> {
+    let breaks = |c: char| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}');
+    if !s.contains(breaks) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut in_run = false;
+    for c in s.chars() {
+        if breaks(c) {
+            if !in_run {
+                out.push(' ');
+            }
+            in_run = true;
+        } else {
+            out.push(c);
+            in_run = false;
+        }
+    }
+    Cow::Owned(out)
+}
+
 /// The marker appended to cut text.
 pub const ELLIPSIS: char = '…';
 
@@ -175,5 +200,15 @@ mod tests {
             "\\# title\n \\- item\n12\\. step\n\\> quote \\|\\|spoiler\\|\\|"
         );
         assert_eq!(escape_markdown("a\\b <@123>"), "a\\\\b \\<@123\\>");
+    }
+
+    #[test]
+    fn one_line_flattens_breaks_and_controls() {
+        assert_eq!(one_line("plain"), "plain");
+        assert_eq!(
+            one_line("a\r\nX-Injected: 1\u{0}\u{1b}[31m\u{2028}b"),
+            "a X-Injected: 1 [31m b"
+        );
+        assert!(matches!(one_line("no breaks"), Cow::Borrowed(_)));
     }
 }

@@ -56,7 +56,7 @@ pub const SLACK_COMPATIBLE_LIMITS: AttachmentLimits = AttachmentLimits {
 /// A built Discord destination.
 #[derive(Debug)]
 pub struct Discord {
-    client: reqwest::Client,
+    client: herald_core::http::HttpClient,
     endpoint: Endpoint,
     sender: Sender,
     prefix: Option<String>,
@@ -111,7 +111,7 @@ impl Channel for Discord {
     }
 
     fn build(
-        _destination: &Destination,
+        destination: &Destination,
         settings: DiscordSettings,
         timeout: Duration,
     ) -> Result<Self, BuildError> {
@@ -134,7 +134,7 @@ impl Channel for Discord {
         }
         let mentions = DiscordMentions::new(&settings.mentions)?;
         Ok(Self {
-            client: herald_core::http::client(Self::NAME, timeout)?,
+            client: herald_core::http::client(Self::NAME, destination, timeout)?,
             endpoint,
             sender: Sender {
                 username: settings.username,
@@ -170,6 +170,15 @@ impl Channel for Discord {
             headers: vec![("content-type".into(), "application/json".into())],
             body: String::from_utf8_lossy(&payload.bytes()).into_owned(),
         }
+    }
+
+    fn hosts(&self) -> Vec<String> {
+        self.endpoint
+            .expose()
+            .host_str()
+            .map(str::to_owned)
+            .into_iter()
+            .collect()
     }
 }
 

@@ -27,10 +27,14 @@ impl Endpoint {
     /// # Errors
     /// Why the URL cannot be used.
     pub fn parse(raw: &str) -> Result<Self, String> {
-        let mut url =
-            reqwest::Url::parse(raw.trim()).map_err(|e| format!("not a valid URL: {e}"))?;
+        let mut url = reqwest::Url::parse(raw.trim()).map_err(|e| {
+            format!("not a valid URL ({e}); expected https://discord.com/api/webhooks/<id>/<token>")
+        })?;
         if !matches!(url.scheme(), "http" | "https") {
-            return Err("the URL must be http or https".into());
+            return Err(format!(
+                "the URL must be http or https, not {}",
+                url.scheme()
+            ));
         }
         let flavor = if url.path().trim_end_matches('/').ends_with("/slack") {
             Flavor::Slack

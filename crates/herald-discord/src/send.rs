@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use herald_core::http::{BODY_LIMIT, HttpReply, exchange};
+use herald_core::http::{BODY_LIMIT, HttpReply};
 use herald_core::outcome::Outcome;
 use reqwest::header::CONTENT_TYPE;
 use serde_json::Value;
@@ -19,7 +19,7 @@ use crate::request::{DiscordRequest, Endpoint};
 
 /// Posts the request once.
 pub(crate) async fn send(
-    client: &reqwest::Client,
+    client: &herald_core::http::HttpClient,
     endpoint: &Endpoint,
     req: &DiscordRequest,
 ) -> Outcome {
@@ -27,9 +27,9 @@ pub(crate) async fn send(
         .post(endpoint.expose().clone())
         .header(CONTENT_TYPE, "application/json")
         .body(req.bytes());
-    match exchange(builder, BODY_LIMIT).await {
+    match client.exchange(builder, BODY_LIMIT).await {
         Ok(reply) => classify(&reply),
-        Err(failure) => Outcome::Retry(failure),
+        Err(outcome) => outcome,
     }
 }
 

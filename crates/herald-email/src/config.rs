@@ -173,6 +173,11 @@ pub struct SmtpSettings {
     /// A PEM file of extra trusted CA certificates (an internal relay).
     #[serde(default)]
     pub ca_file: Option<std::path::PathBuf>,
+    /// Accept any certificate from the server: no verification at all. Only
+    /// for tests against a stand-in relay; logged as a warning every time the
+    /// worker starts. Prefer `ca_file`.
+    #[serde(default)]
+    pub insecure_skip_verify: bool,
     /// The name sent in `EHLO`; default this machine's host name.
     #[serde(default)]
     pub hello_name: Option<String>,

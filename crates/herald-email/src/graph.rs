@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use herald_core::http::{EXCERPT_BYTES, HttpReply, exchange};
+use herald_core::http::{EXCERPT_BYTES, HttpReply};
 use herald_core::outcome::{Failure, Outcome};
 use herald_core::text::truncate;
 use serde::Deserialize;
@@ -33,7 +33,7 @@ fn mailbox_permits(client_id: &str, sender: &str) -> Arc<Semaphore> {
 /// A built Graph transport.
 #[derive(Debug)]
 pub(crate) struct GraphTransport {
-    pub(crate) client: reqwest::Client,
+    pub(crate) client: herald_core::http::HttpClient,
     pub(crate) send_url: reqwest::Url,
     pub(crate) sender: String,
     pub(crate) save_to_sent_items: bool,
@@ -43,7 +43,7 @@ pub(crate) struct GraphTransport {
 
 impl GraphTransport {
     pub(crate) fn new(
-        client: reqwest::Client,
+        client: herald_core::http::HttpClient,
         send_url: reqwest::Url,
         sender: String,
         client_id: &str,
@@ -59,6 +59,16 @@ impl GraphTransport {
             tokens,
             permits,
         }
+    }
+
+    /// The hosts of the token endpoint and of Graph.
+    pub(crate) fn hosts(&self) -> Vec<String> {
+        let mut hosts: Vec<String> = [self.tokens.endpoint(), &self.send_url]
+            .iter()
+            .filter_map(|u| u.host_str().map(str::to_owned))
+            .collect();
+        hosts.dedup();
+        hosts
     }
 
     /// Sends one `sendMail` body. A 401 (an expired or revoked token) fetches a
@@ -79,9 +89,9 @@ impl GraphTransport {
                 .bearer_auth(token.expose())
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
                 .body(body.to_vec());
-            let reply = match exchange(request, EXCERPT_BYTES * 8).await {
+            let reply = match self.client.exchange(request, EXCERPT_BYTES * 8).await {
                 Ok(r) => r,
-                Err(f) => return Outcome::Retry(f),
+                Err(outcome) => return outcome,
             };
             if reply.status == 401 && !refreshed {
                 tracing::info!(

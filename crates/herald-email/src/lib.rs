@@ -80,7 +80,7 @@ use token::{Credential, TokenSource};
 /// The transport a destination uses.
 #[derive(Debug)]
 enum Transport {
-    Smtp(SmtpTransport),
+    Smtp(Box<SmtpTransport>),
     Graph(Box<GraphTransport>),
 }
 
@@ -108,7 +108,12 @@ fn mailbox(field: &str, text: &str) -> Result<Mailbox, BuildError> {
         ));
     }
     Mailbox::from_str(text.trim())
-        .map_err(|e| BuildError::new(field, format!("not a valid address `{text}`: {e}")))
+        .map_err(|e| {
+            BuildError::new(
+                field,
+                format!("not a valid address `{text}` ({e}); expected ops@example.com or `Ops <ops@example.com>`"),
+            )
+        })
 }
 
 fn mailboxes(field: &str, list: &[String]) -> Result<Vec<Mailbox>, BuildError> {
@@ -120,15 +125,26 @@ fn mailboxes(field: &str, list: &[String]) -> Result<Vec<Mailbox>, BuildError> {
 
 /// A URL setting: http or https, no trailing slash.
 fn base_url(field: &str, text: &str) -> Result<String, BuildError> {
-    let u = url::Url::parse(text)
-        .map_err(|e| BuildError::new(field, format!("not a valid URL: {e}")))?;
+    let u = url::Url::parse(text).map_err(|e| {
+        BuildError::new(
+            field,
+            format!("not a valid URL ({e}); expected an absolute http or https URL"),
+        )
+    })?;
     if !matches!(u.scheme(), "http" | "https") {
-        return Err(BuildError::new(field, "the URL must be http or https"));
+        return Err(BuildError::new(
+            field,
+            format!("the URL must be http or https, not {}", u.scheme()),
+        ));
     }
     Ok(text.trim_end_matches('/').to_owned())
 }
 
-fn build_smtp(s: &SmtpSettings, timeout: Duration) -> Result<SmtpTransport, BuildError> {
+fn build_smtp(
+    destination: &Destination,
+    s: &SmtpSettings,
+    timeout: Duration,
+) -> Result<SmtpTransport, BuildError> {
     let host = s.host.trim().to_owned();
     if host.is_empty() || host.contains(['/', ' ', ':']) && !host.starts_with('[') {
         return Err(BuildError::new(
@@ -182,6 +198,14 @@ fn build_smtp(s: &SmtpSettings, timeout: Duration) -> Result<SmtpTransport, Buil
             })?;
             b = b.add_root_certificate(cert);
         }
+        if s.insecure_skip_verify {
+            tracing::warn!(
+                destination = destination.name(),
+                "TLS certificate verification is OFF for this SMTP server (`smtp.insecure_skip_verify: true`): \
+                 anyone on the path can read the mail and the SMTP password. Use `smtp.ca_file` instead."
+            );
+            b = b.dangerous_accept_invalid_certs(true);
+        }
         Some(
             b.build_rustls()
                 .map_err(|e| BuildError::new("smtp.tls", e.to_string()))?,
@@ -201,10 +225,12 @@ fn build_smtp(s: &SmtpSettings, timeout: Duration) -> Result<SmtpTransport, Buil
         timeout,
         s.pool_max_idle,
         s.pool_idle_timeout.into(),
+        destination.outbound.clone(),
     ))
 }
 
 fn build_graph(
+    destination: &Destination,
     g: &GraphSettings,
     from: &Mailbox,
     timeout: Duration,
@@ -283,7 +309,7 @@ fn build_graph(
         percent_encoding::utf8_percent_encode(&sender, percent_encoding::NON_ALPHANUMERIC);
     let send_url = reqwest::Url::parse(&format!("{graph_url}/v1.0/users/{encoded}/sendMail"))
         .map_err(|e| BuildError::new("graph.graph_url", e.to_string()))?;
-    let client = herald_core::http::client(Email::NAME, timeout)?;
+    let client = herald_core::http::client(Email::NAME, destination, timeout)?;
     let tokens = TokenSource::new(
         client.clone(),
         token_url,
@@ -426,7 +452,7 @@ impl Channel for Email {
     }
 
     fn build(
-        _destination: &Destination,
+        destination: &Destination,
         settings: EmailSettings,
         timeout: Duration,
     ) -> Result<Self, BuildError> {
@@ -474,9 +500,14 @@ impl Channel for Email {
                 if smtp.is_some() {
                     tracing::info!("Both `graph` and `smtp` are configured; Graph is used.");
                 }
-                Transport::Graph(Box::new(build_graph(g, &addresses.from, timeout)?))
+                Transport::Graph(Box::new(build_graph(
+                    destination,
+                    g,
+                    &addresses.from,
+                    timeout,
+                )?))
             }
-            (None, Some(s)) => Transport::Smtp(build_smtp(s, timeout)?),
+            (None, Some(s)) => Transport::Smtp(Box::new(build_smtp(destination, s, timeout)?)),
             (None, None) => {
                 return Err(BuildError::new(
                     "smtp",
@@ -541,6 +572,13 @@ impl Channel for Email {
             Transport::Graph(g) => g.send_url.to_string(),
         };
         payload.preview(target)
+    }
+
+    fn hosts(&self) -> Vec<String> {
+        match &self.transport {
+            Transport::Smtp(smtp) => vec![smtp.host.trim_matches(['[', ']']).to_owned()],
+            Transport::Graph(graph) => graph.hosts(),
+        }
     }
 }
 

@@ -9,10 +9,11 @@
 //! the first refused recipient, so the transaction is driven here with
 //! lettre's connection and commands.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use herald_core::http::error_chain;
+use herald_core::outbound::{OutboundPolicy, ResolveError};
 use herald_core::outcome::{Failure, Outcome};
 use herald_core::text::truncate;
 use lettre::address::{Address, Envelope};
@@ -42,6 +43,8 @@ pub(crate) struct SmtpTransport {
     pub(crate) timeout: Duration,
     pub(crate) max_idle: usize,
     pub(crate) idle_timeout: Duration,
+    /// The deployment's outbound allow-list.
+    pub(crate) outbound: Arc<OutboundPolicy>,
     pool: Mutex<Vec<Idle>>,
 }
 
@@ -90,6 +93,7 @@ impl SmtpTransport {
         timeout: Duration,
         max_idle: usize,
         idle_timeout: Duration,
+        outbound: Arc<OutboundPolicy>,
     ) -> Self {
         Self {
             host,
@@ -101,6 +105,7 @@ impl SmtpTransport {
             timeout,
             max_idle,
             idle_timeout,
+            outbound,
             pool: Mutex::new(Vec::new()),
         }
     }
@@ -169,14 +174,43 @@ impl SmtpTransport {
         // Otherwise the connection is dropped, which closes it.
     }
 
+    /// Where to connect: with an outbound allow-list, the first allowed
+    /// address of the host (resolved here, so the connection goes exactly
+    /// there; the certificate is still checked against the host name).
+    async fn server_address(&self) -> Result<Vec<std::net::SocketAddr>, Outcome> {
+        if !self.outbound.is_restricted() {
+            return tokio::net::lookup_host((self.host.trim_matches(['[', ']']), self.port))
+                .await
+                .map(Iterator::collect)
+                .map_err(|e| {
+                    Outcome::Retry(Failure::new(format!(
+                        "SMTP connect: cannot resolve {}: {e}",
+                        self.host
+                    )))
+                });
+        }
+        self.outbound
+            .resolve(&self.host, self.port)
+            .await
+            .map_err(|e| match e {
+                ResolveError::Refused(r) => {
+                    Outcome::Permanent(Failure::new(r.to_string()).broken())
+                }
+                ResolveError::Lookup(m) => {
+                    Outcome::Retry(Failure::new(format!("SMTP connect: {m}")))
+                }
+            })
+    }
+
     /// Connects, secures and authenticates a new connection.
     async fn connect(&self) -> Result<AsyncSmtpConnection, Outcome> {
         let implicit = match self.tls {
             TlsMode::Tls => self.tls_parameters.clone(),
             TlsMode::Starttls | TlsMode::None => None,
         };
+        let server = self.server_address().await?;
         let mut conn = AsyncSmtpConnection::connect_tokio1(
-            (self.host.as_str(), self.port),
+            &server[..],
             Some(self.timeout),
             &self.hello,
             implicit,
@@ -184,8 +218,9 @@ impl SmtpTransport {
         )
         .await
         .map_err(|e| match failure("connect", &e) {
-            // Implicit TLS with an untrusted certificate: a configuration problem.
-            Outcome::Retry(f) if f.reason.contains("certificate") => Outcome::Retry(f.broken()),
+            // Implicit TLS with an untrusted certificate: a configuration
+            // problem that retrying cannot fix (`smtp.ca_file`).
+            Outcome::Retry(f) if f.reason.contains("certificate") => Outcome::Permanent(f.broken()),
             other => other,
         })?;
         if self.tls == TlsMode::Starttls {
@@ -211,7 +246,7 @@ impl SmtpTransport {
                     // The server's certificate is not trusted or not for this
                     // host: a configuration problem (`smtp.host`, `smtp.ca_file`).
                     Outcome::Retry(f) if e.is_tls() || f.reason.contains("certificate") => {
-                        Outcome::Retry(f.broken())
+                        Outcome::Permanent(f.broken())
                     }
                     other => other,
                 });

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use herald_core::config::Secret;
-use herald_core::http::{BODY_LIMIT, HttpReply, exchange};
+use herald_core::http::{BODY_LIMIT, HttpReply};
 use herald_core::outcome::{Failure, Outcome};
 use herald_core::text::truncate;
 use serde::Deserialize;
@@ -35,7 +35,7 @@ struct Cached {
 /// Fetches and caches tokens for one application.
 #[derive(Debug)]
 pub(crate) struct TokenSource {
-    client: reqwest::Client,
+    client: herald_core::http::HttpClient,
     endpoint: reqwest::Url,
     client_id: String,
     scope: String,
@@ -59,8 +59,13 @@ struct TokenError {
 }
 
 impl TokenSource {
+    /// The token endpoint.
+    pub(crate) fn endpoint(&self) -> &reqwest::Url {
+        &self.endpoint
+    }
+
     pub(crate) fn new(
-        client: reqwest::Client,
+        client: herald_core::http::HttpClient,
         endpoint: reqwest::Url,
         client_id: String,
         scope: String,
@@ -145,13 +150,18 @@ impl TokenSource {
                 "application/x-www-form-urlencoded",
             )
             .body(body);
-        let reply = match exchange(request, BODY_LIMIT).await {
+        let reply = match self.client.exchange(request, BODY_LIMIT).await {
             Ok(r) => r,
-            Err(f) => {
-                return Err(Outcome::Retry(Failure {
+            Err(outcome) => {
+                let named = |f: Failure| Failure {
                     reason: format!("token endpoint: {}", f.reason),
                     ..f
-                }));
+                };
+                return Err(match outcome {
+                    Outcome::Retry(f) => Outcome::Retry(named(f)),
+                    Outcome::Permanent(f) => Outcome::Permanent(named(f)),
+                    delivered @ Outcome::Delivered { .. } => delivered,
+                });
             }
         };
         classify(&reply)

@@ -214,10 +214,62 @@ async fn wrong_credentials_and_an_untrusted_certificate_break_the_destination() 
     // Without the test CA, the server's certificate is not trusted.
     let untrusted = email(&server, "", server.password());
     match send(&untrusted, &event("dsops-rotation.completed", "smtp-tls")).await {
-        Outcome::Retry(f) => assert!(f.broken && f.reason.contains("STARTTLS"), "{f:?}"),
+        Outcome::Permanent(f) => assert!(
+            f.broken && f.reason.contains("STARTTLS") && f.reason.contains("certificate"),
+            "{f:?}"
+        ),
         other => panic!("{other:?}"),
     }
     assert!(server.messages().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn insecure_skip_verify_accepts_the_untrusted_certificate() {
+    let server = SmtpServer::start().await.unwrap();
+    let insecure = email(
+        &server,
+        "      insecure_skip_verify: true\n",
+        server.password(),
+    );
+    let outcome = send(
+        &insecure,
+        &event("dsops-rotation.completed", "smtp-insecure"),
+    )
+    .await;
+    assert!(matches!(outcome, Outcome::Delivered { .. }), "{outcome:?}");
+    assert_eq!(server.wait_for_messages(1, SOON).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_host_outside_the_outbound_allow_list_is_refused_before_connecting() {
+    let server = SmtpServer::start().await.unwrap();
+    let with_allow = |allow: &str| {
+        let yaml = format!(
+            "worker: {{outbound: {{allow: [{allow}]}}}}\ndestinations:\n  - name: ops-mail\n    channel: email\n    events: [\"rotation.>\"]\n    from: herald@example.com\n    to: [ops@example.com]\n    timeout: 10s\n    smtp:\n      host: localhost\n      port: {}\n      username: {}\n      password: {}\n      ca_file: {}\n",
+            server.port(),
+            server.username(),
+            server.password(),
+            server.ca_file().display(),
+        );
+        let config = FleetConfig::from_yaml(&yaml, "t.yaml").expect("the test configuration");
+        prepare::<Email>(&config, "t.yaml")
+            .expect("the destination builds")
+            .remove(0)
+            .channel
+    };
+    // `localhost` is not an allowed name, and its addresses are outside 10.0.0.0/8.
+    let refused = with_allow("\"10.0.0.0/8\"");
+    match send(&refused, &event("dsops-rotation.completed", "smtp-refused")).await {
+        Outcome::Permanent(f) => assert!(
+            f.broken && f.reason.contains("outside the outbound allow-list"),
+            "{f:?}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert!(server.messages().unwrap().is_empty());
+    let allowed = with_allow("\"127.0.0.0/8\", \"::1\"");
+    let outcome = send(&allowed, &event("dsops-rotation.completed", "smtp-allowed")).await;
+    assert!(matches!(outcome, Outcome::Delivered { .. }), "{outcome:?}");
 }
 
 #[tokio::test]

@@ -4,7 +4,7 @@
 //! Each call returns what it found, or the [`Outcome`] the delivery ends
 //! with (a retry or a permanent failure, classified in [`crate::classify`]).
 
-use herald_core::http::{BODY_LIMIT, HttpReply, exchange};
+use herald_core::http::{BODY_LIMIT, HttpReply};
 use herald_core::outcome::{Failure, Outcome};
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use serde_json::{Value, json};
@@ -60,7 +60,7 @@ impl Issue {
 /// One delivery's view of the Jira site.
 #[derive(Debug)]
 pub(crate) struct Api<'a> {
-    pub(crate) client: &'a reqwest::Client,
+    pub(crate) client: &'a herald_core::http::HttpClient,
     pub(crate) base: &'a reqwest::Url,
     pub(crate) auth: &'a HeaderValue,
     pub(crate) deadline: Instant,
@@ -104,7 +104,7 @@ impl Api<'_> {
                 .header(CONTENT_TYPE, "application/json")
                 .body(serde_json::to_vec(b).unwrap_or_default());
         }
-        exchange(builder, BODY_LIMIT).await.map_err(Outcome::Retry)
+        self.client.exchange(builder, BODY_LIMIT).await
     }
 
     /// The oldest issue of `project` with `label` that is not done

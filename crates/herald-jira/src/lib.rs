@@ -63,7 +63,7 @@ const OWN_FIELDS: &[&str] = &[
 /// A built Jira destination.
 #[derive(Debug)]
 pub struct Jira {
-    client: reqwest::Client,
+    client: herald_core::http::HttpClient,
     /// `Basic <base64(email:token)>`, marked sensitive.
     auth: HeaderValue,
     base: reqwest::Url,
@@ -128,14 +128,16 @@ impl Channel for Jira {
     }
 
     fn build(
-        _destination: &Destination,
+        destination: &Destination,
         settings: JiraSettings,
         timeout: Duration,
     ) -> Result<Self, BuildError> {
-        let base = reqwest::Url::parse(settings.base_url.trim())
-            .map_err(|e| BuildError::new("base_url", format!("not a valid URL: {e}")))?;
-        if !matches!(base.scheme(), "http" | "https") || base.cannot_be_a_base() {
-            return Err(BuildError::new("base_url", "the URL must be http or https"));
+        let base = herald_core::endpoint::web_url("base_url", settings.base_url.trim())?;
+        if base.cannot_be_a_base() {
+            return Err(BuildError::new(
+                "base_url",
+                "expected the site's URL, such as https://example.atlassian.net",
+            ));
         }
         if base.query().is_some()
             || base.fragment().is_some()
@@ -220,7 +222,7 @@ impl Channel for Jira {
             .map(|s| (*s).to_owned())
             .collect();
         chosen.extend(settings.fields.keys().cloned());
-        let client = herald_core::http::client(Self::NAME, timeout)?;
+        let client = herald_core::http::client(Self::NAME, destination, timeout)?;
         Ok(Self {
             client,
             auth,
@@ -317,6 +319,14 @@ impl Channel for Jira {
             ],
             body: serde_json::to_string(body).unwrap_or_default(),
         }
+    }
+
+    fn hosts(&self) -> Vec<String> {
+        self.base
+            .host_str()
+            .map(str::to_owned)
+            .into_iter()
+            .collect()
     }
 }
 

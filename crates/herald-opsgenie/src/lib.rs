@@ -43,7 +43,7 @@ use render::AlertDefaults;
 /// A built Opsgenie destination.
 #[derive(Debug)]
 pub struct Opsgenie {
-    client: reqwest::Client,
+    client: herald_core::http::HttpClient,
     /// `GenieKey <key>`, marked sensitive.
     auth: HeaderValue,
     /// The API base URL (no trailing slash).
@@ -67,10 +67,12 @@ fn base_url(settings: &OpsgenieSettings) -> Result<reqwest::Url, BuildError> {
         Some(u) => ("api_url", u.as_str()),
         None => ("region", settings.region.api_url()),
     };
-    let url = reqwest::Url::parse(text)
-        .map_err(|e| BuildError::new(field, format!("not a valid URL: {e}")))?;
-    if !matches!(url.scheme(), "http" | "https") || url.cannot_be_a_base() {
-        return Err(BuildError::new(field, "the URL must be http or https"));
+    let url = herald_core::endpoint::web_url(field, text)?;
+    if url.cannot_be_a_base() {
+        return Err(BuildError::new(
+            field,
+            "expected the API's base URL, such as https://api.opsgenie.com",
+        ));
     }
     if url.query().is_some()
         || url.fragment().is_some()
@@ -147,7 +149,7 @@ impl Channel for Opsgenie {
     }
 
     fn build(
-        _destination: &Destination,
+        destination: &Destination,
         settings: OpsgenieSettings,
         timeout: Duration,
     ) -> Result<Self, BuildError> {
@@ -210,7 +212,7 @@ impl Channel for Opsgenie {
                 too_long(field, v, max)?;
             }
         }
-        let client = herald_core::http::client(Self::NAME, timeout)?;
+        let client = herald_core::http::client(Self::NAME, destination, timeout)?;
         Ok(Self {
             client,
             auth,
@@ -266,6 +268,14 @@ impl Channel for Opsgenie {
             ],
             body: String::from_utf8_lossy(&payload.body).into_owned(),
         }
+    }
+
+    fn hosts(&self) -> Vec<String> {
+        self.base
+            .host_str()
+            .map(str::to_owned)
+            .into_iter()
+            .collect()
     }
 }
 

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use herald_core::DeliveryContext;
-use herald_core::http::{BODY_LIMIT, HttpReply, exchange};
+use herald_core::http::{BODY_LIMIT, HttpReply};
 use herald_core::lifecycle::LifecycleNote;
 use herald_core::outcome::{Failure, Outcome};
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
@@ -15,7 +15,7 @@ use crate::state::{self, AliasNote};
 
 /// Sends one create or close, unless the alias' note says it is stale.
 pub(crate) async fn send(
-    client: &reqwest::Client,
+    client: &herald_core::http::HttpClient,
     auth: &HeaderValue,
     req: &AlertRequest,
     ctx: &DeliveryContext,
@@ -40,9 +40,9 @@ pub(crate) async fn send(
         .header(AUTHORIZATION, auth.clone())
         .header(CONTENT_TYPE, "application/json")
         .body(req.body.clone());
-    let outcome = match exchange(builder, BODY_LIMIT).await {
+    let outcome = match client.exchange(builder, BODY_LIMIT).await {
         Ok(reply) => classify(&reply, req.action),
-        Err(failure) => Outcome::Retry(failure),
+        Err(outcome) => outcome,
     };
     if matches!(outcome, Outcome::Delivered { .. })
         && let Some(next) = AliasNote::after(note.as_ref(), req.action, req.event_time)

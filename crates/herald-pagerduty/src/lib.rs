@@ -44,7 +44,7 @@ use render::Renderer;
 /// A built PagerDuty destination.
 #[derive(Debug)]
 pub struct PagerDuty {
-    client: reqwest::Client,
+    client: herald_core::http::HttpClient,
     url: reqwest::Url,
     renderer: Renderer,
 }
@@ -120,7 +120,7 @@ impl Channel for PagerDuty {
     }
 
     fn build(
-        _destination: &Destination,
+        destination: &Destination,
         s: PagerDutySettings,
         timeout: Duration,
     ) -> Result<Self, BuildError> {
@@ -157,7 +157,7 @@ impl Channel for PagerDuty {
             ));
         }
         Ok(Self {
-            client: herald_core::http::client(Self::NAME, timeout)?,
+            client: herald_core::http::client(Self::NAME, destination, timeout)?,
             url,
             renderer: Renderer {
                 routing_key,
@@ -242,6 +242,10 @@ impl Channel for PagerDuty {
             headers: vec![("content-type".to_owned(), "application/json".to_owned())],
             body: payload.redacted_body(),
         }
+    }
+
+    fn hosts(&self) -> Vec<String> {
+        self.url.host_str().map(str::to_owned).into_iter().collect()
     }
 }
 

@@ -18,7 +18,7 @@
 use herald_core::Envelope;
 use herald_core::config::Secret;
 use herald_core::envelope::Severity;
-use herald_core::text::truncate;
+use herald_core::text::{one_line, truncate};
 use serde_json::{Map, Value, json};
 
 use crate::config::PdSeverity;
@@ -139,7 +139,9 @@ impl Renderer {
         let mut payload = Map::new();
         payload.insert(
             "summary".into(),
-            truncate(&summary(e), MAX_SUMMARY_CHARS).into_owned().into(),
+            truncate(&one_line(&summary(e)), MAX_SUMMARY_CHARS)
+                .into_owned()
+                .into(),
         );
         let source = self.source.clone().unwrap_or_else(|| default_source(e));
         payload.insert("source".into(), label(&source).into());

@@ -12,7 +12,7 @@
 
 use std::time::Duration;
 
-use herald_core::http::{HttpReply, exchange};
+use herald_core::http::HttpReply;
 use herald_core::outcome::{Failure, Outcome};
 use reqwest::header::CONTENT_TYPE;
 
@@ -24,7 +24,7 @@ pub const THROTTLE_WAIT: Duration = Duration::from_secs(30);
 
 /// Posts the event once and classifies the answer.
 pub(crate) async fn post(
-    client: &reqwest::Client,
+    client: &herald_core::http::HttpClient,
     url: &reqwest::Url,
     req: &PagerDutyRequest,
 ) -> Outcome {
@@ -32,9 +32,9 @@ pub(crate) async fn post(
         .post(url.clone())
         .header(CONTENT_TYPE, "application/json")
         .body(req.body.clone());
-    match exchange(builder, 16 * 1024).await {
+    match client.exchange(builder, 16 * 1024).await {
         Ok(reply) => classify(&reply, &req.dedup_key),
-        Err(failure) => Outcome::Retry(failure),
+        Err(outcome) => outcome,
     }
 }
 

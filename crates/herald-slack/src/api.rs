@@ -5,7 +5,7 @@
 //! "<code>"}`; throttling is `429` with `Retry-After` (and `"error": "ratelimited"`).
 
 use herald_core::config::Secret;
-use herald_core::http::{BODY_LIMIT, HttpReply, exchange};
+use herald_core::http::{BODY_LIMIT, HttpReply};
 use herald_core::outcome::{Failure, Outcome};
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 use serde_json::Value;
@@ -60,7 +60,7 @@ pub const UPDATE_SKIPPED: &[&str] = &[
 /// A Web API client for one destination.
 #[derive(Debug)]
 pub(crate) struct Api {
-    client: reqwest::Client,
+    client: herald_core::http::HttpClient,
     base: String,
     token: Secret,
 }
@@ -73,12 +73,19 @@ pub(crate) struct CallFailure {
 }
 
 impl Api {
-    pub(crate) fn new(client: reqwest::Client, base: &str, token: Secret) -> Self {
+    pub(crate) fn new(client: herald_core::http::HttpClient, base: &str, token: Secret) -> Self {
         Self {
             client,
             base: base.trim_end_matches('/').to_owned(),
             token,
         }
+    }
+
+    /// The Web API's host.
+    pub(crate) fn host(&self) -> Option<String> {
+        reqwest::Url::parse(&self.base)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
     }
 
     /// `<base>/<method>`.
@@ -95,11 +102,11 @@ impl Api {
             .header(CONTENT_TYPE, "application/json; charset=utf-8")
             .header(AUTHORIZATION, format!("Bearer {}", self.token.expose()))
             .body(bytes);
-        match exchange(builder, BODY_LIMIT).await {
+        match self.client.exchange(builder, BODY_LIMIT).await {
             Ok(reply) => classify(method, &reply),
-            Err(failure) => Err(CallFailure {
+            Err(outcome) => Err(CallFailure {
                 code: None,
-                outcome: Outcome::Retry(failure),
+                outcome,
             }),
         }
     }

@@ -66,7 +66,7 @@ enum Mode {
 /// A built Slack destination.
 #[derive(Debug)]
 pub struct Slack {
-    client: reqwest::Client,
+    client: herald_core::http::HttpClient,
     mode: Mode,
     format: Format,
     overrides: Overrides,
@@ -141,11 +141,11 @@ impl Channel for Slack {
     }
 
     fn build(
-        _destination: &Destination,
+        destination: &Destination,
         settings: SlackSettings,
         timeout: Duration,
     ) -> Result<Self, BuildError> {
-        let client = herald_core::http::client(Self::NAME, timeout)?;
+        let client = herald_core::http::client(Self::NAME, destination, timeout)?;
         let mode = match (&settings.webhook_url, &settings.token) {
             (Some(url), None) => {
                 let url = resolve("webhook_url", url)?;
@@ -250,6 +250,18 @@ impl Channel for Slack {
                 ],
                 body,
             },
+        }
+    }
+
+    fn hosts(&self) -> Vec<String> {
+        match &self.mode {
+            Mode::Webhook(url) => url
+                .expose()
+                .host_str()
+                .map(str::to_owned)
+                .into_iter()
+                .collect(),
+            Mode::Api(api) => api.host().into_iter().collect(),
         }
     }
 }

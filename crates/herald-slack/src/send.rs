@@ -3,7 +3,7 @@
 //! Slack answers `200 ok` on success and a plain-text error code otherwise
 //! (`400 invalid_payload`, `404 channel_not_found`, `410 channel_is_archived`, ...).
 
-use herald_core::http::{EXCERPT_BYTES, HttpReply, exchange};
+use herald_core::http::{EXCERPT_BYTES, HttpReply};
 use herald_core::outcome::Outcome;
 use reqwest::header::CONTENT_TYPE;
 
@@ -33,14 +33,18 @@ pub const WEBHOOK_BROKEN: &[&str] = &[
 ];
 
 /// Posts the message to the webhook once.
-pub(crate) async fn send(client: &reqwest::Client, url: &Endpoint, req: &SlackRequest) -> Outcome {
+pub(crate) async fn send(
+    client: &herald_core::http::HttpClient,
+    url: &Endpoint,
+    req: &SlackRequest,
+) -> Outcome {
     let builder = client
         .post(url.expose().clone())
         .header(CONTENT_TYPE, "application/json")
         .body(req.body());
-    match exchange(builder, EXCERPT_BYTES).await {
+    match client.exchange(builder, EXCERPT_BYTES).await {
         Ok(reply) => webhook_outcome(&reply),
-        Err(failure) => Outcome::Retry(failure),
+        Err(outcome) => outcome,
     }
 }
 

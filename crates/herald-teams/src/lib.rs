@@ -39,7 +39,7 @@ use herald_core::{Channel, DeliveryContext, Envelope};
 /// A built Teams destination.
 #[derive(Debug)]
 pub struct Teams {
-    client: reqwest::Client,
+    client: herald_core::http::HttpClient,
     url: Endpoint,
     kind: WebhookType,
     format: Format,
@@ -97,7 +97,7 @@ impl Channel for Teams {
     }
 
     fn build(
-        _destination: &Destination,
+        destination: &Destination,
         settings: TeamsSettings,
         timeout: Duration,
     ) -> Result<Self, BuildError> {
@@ -110,7 +110,7 @@ impl Channel for Teams {
             .webhook_type
             .resolve(parsed.host_str().unwrap_or_default());
         Ok(Self {
-            client: herald_core::http::client(Self::NAME, timeout)?,
+            client: herald_core::http::client(Self::NAME, destination, timeout)?,
             url: Endpoint::new(parsed),
             kind,
             format: settings.format,
@@ -138,6 +138,15 @@ impl Channel for Teams {
             headers: vec![("content-type".to_owned(), "application/json".to_owned())],
             body: String::from_utf8_lossy(&payload.body).into_owned(),
         }
+    }
+
+    fn hosts(&self) -> Vec<String> {
+        self.url
+            .expose()
+            .host_str()
+            .map(str::to_owned)
+            .into_iter()
+            .collect()
     }
 }
 

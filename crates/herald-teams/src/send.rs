@@ -13,7 +13,7 @@
 //! | 401, 403, 404, 410 | dead-lettered, destination broken |
 //! | other 3xx and 4xx (413: too large) | dead-lettered |
 
-use herald_core::http::{BODY_LIMIT, HttpReply, exchange};
+use herald_core::http::{BODY_LIMIT, HttpReply};
 use herald_core::outcome::Outcome;
 use reqwest::header::CONTENT_TYPE;
 
@@ -22,7 +22,7 @@ use crate::request::{Endpoint, TeamsRequest};
 
 /// Posts the card once and classifies the answer.
 pub(crate) async fn send(
-    client: &reqwest::Client,
+    client: &herald_core::http::HttpClient,
     url: &Endpoint,
     kind: WebhookType,
     req: &TeamsRequest,
@@ -31,9 +31,9 @@ pub(crate) async fn send(
         .post(url.expose().clone())
         .header(CONTENT_TYPE, "application/json")
         .body(req.body.clone());
-    match exchange(builder, BODY_LIMIT).await {
+    match client.exchange(builder, BODY_LIMIT).await {
         Ok(reply) => classify(&reply, kind),
-        Err(failure) => Outcome::Retry(failure),
+        Err(outcome) => outcome,
     }
 }
 

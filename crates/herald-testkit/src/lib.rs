@@ -9,10 +9,13 @@
 //!
 //! # Map
 //! - [`nats`]: [`NatsServer`], a `nats-server -js` child process that can be
-//!   killed (SIGKILL) and restarted on the same port and store.
+//!   killed (SIGKILL) and restarted on the same port and store, optionally
+//!   with a configuration file (authentication, TLS).
+//! - [`nats_auth`]: server configurations and client secrets for NATS
+//!   authentication tests (NKey users; operator JWTs and `.creds` files).
 //! - [`receiver`]: [`Receiver`], an axum HTTP server that records every request
 //!   ([`Recorded`]) and answers from a script of [`Reply`]s (status, headers,
-//!   body, delay).
+//!   body, delay); over HTTPS with a test CA's certificate if asked.
 //! - [`wait`]: [`wait_until`] and [`wait_for_some`], polling with a deadline.
 //! - [`binaries`]: [`binary`], the workspace binaries, built once per test process.
 //! - [`worker`]: [`WorkerProcess`], a worker binary run as a child (SIGKILL,
@@ -32,6 +35,9 @@
 //! - [`smtp`]: [`SmtpServer`], a real SMTP server (Python's `aiosmtpd`, with
 //!   STARTTLS and AUTH) scripted per recipient and stoppable, keeping every
 //!   message it accepted ([`SmtpMessage`]).
+//! - [`tls`]: [`TestCa`], a private CA with server and client certificates
+//!   made by `openssl`, for HTTPS receivers ([`Receiver::start_tls`]) and TLS
+//!   to NATS.
 //! - [`yaml`]: JSON values as block YAML.
 
 pub mod binaries;
@@ -42,9 +48,11 @@ pub mod fleet;
 pub mod golden;
 pub mod metrics;
 pub mod nats;
+pub mod nats_auth;
 pub mod receiver;
 pub mod seeds;
 pub mod smtp;
+pub mod tls;
 pub mod wait;
 pub mod worker;
 pub mod yaml;
@@ -66,5 +74,6 @@ pub use nats::{NatsServer, free_port};
 pub use receiver::{Receiver, Recorded, Reply, Responder};
 pub use seeds::{SEED_DIR, SeedEvent, load_seed_events, seed_event, seed_events};
 pub use smtp::{SmtpMessage, SmtpScript, SmtpServer};
+pub use tls::TestCa;
 pub use wait::{wait_for_some, wait_until};
 pub use worker::{Finished, WorkerCommand, WorkerProcess};

@@ -5,6 +5,7 @@ use std::io::ErrorKind;
 use std::net::{Ipv4Addr, TcpListener};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, anyhow, bail};
@@ -15,12 +16,27 @@ use tokio::time::Instant;
 /// How long a starting server may take to accept connections with JetStream on.
 const READY_DEADLINE: Duration = Duration::from_secs(30);
 
+/// Client options for a server that asks for credentials or TLS.
+pub type ClientOptions = Arc<dyn Fn() -> async_nats::ConnectOptions + Send + Sync>;
+
 /// A `nats-server -js` process owned by the test: killed and its store removed on drop.
-#[derive(Debug)]
 pub struct NatsServer {
     child: Option<Child>,
     port: u16,
     dir: TempDir,
+    /// Extra server configuration (`-c`), such as an `authorization` or `tls` block.
+    config: Option<String>,
+    /// How the test's own clients connect (credentials, TLS).
+    client: ClientOptions,
+}
+
+impl std::fmt::Debug for NatsServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NatsServer")
+            .field("port", &self.port)
+            .field("configured", &self.config.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 /// A port that was free a moment ago on 127.0.0.1.
@@ -38,6 +54,24 @@ impl NatsServer {
     /// # Errors
     /// When `nats-server` is not installed or does not become ready.
     pub async fn start() -> Result<Self> {
+        Self::start_inner(None, Arc::new(async_nats::ConnectOptions::new)).await
+    }
+
+    /// Starts a server with `config` as its configuration file (`-c`; the
+    /// port, address, JetStream and store still come from the command line),
+    /// for authentication and TLS tests. `client` makes the options the test's
+    /// own connections use (readiness, [`NatsServer::connect`]).
+    ///
+    /// # Errors
+    /// When `nats-server` is not installed or does not become ready.
+    pub async fn start_with_config(
+        config: &str,
+        client: impl Fn() -> async_nats::ConnectOptions + Send + Sync + 'static,
+    ) -> Result<Self> {
+        Self::start_inner(Some(config.to_owned()), Arc::new(client)).await
+    }
+
+    async fn start_inner(config: Option<String>, client: ClientOptions) -> Result<Self> {
         let mut last = None;
         // Another process may take the port between our probe and the server's
         // bind; try a few ports before giving up.
@@ -49,6 +83,8 @@ impl NatsServer {
                     .prefix("herald-nats-")
                     .tempdir()
                     .context("creating the nats-server temp dir")?,
+                config: config.clone(),
+                client: client.clone(),
             };
             match server.launch().await {
                 Ok(()) => return Ok(server),
@@ -84,7 +120,7 @@ impl NatsServer {
     /// # Errors
     /// When the server cannot be reached.
     pub async fn connect(&self) -> Result<async_nats::Client> {
-        async_nats::ConnectOptions::new()
+        (self.client)()
             .name("herald-testkit")
             .connection_timeout(Duration::from_secs(10))
             .connect(self.url())
@@ -132,7 +168,13 @@ impl NatsServer {
             .append(true)
             .open(self.log_path())
             .context("opening the nats-server log")?;
-        let child = Command::new(server_binary())
+        let mut command = Command::new(server_binary());
+        if let Some(config) = &self.config {
+            let path = self.dir.path().join("nats-server.conf");
+            std::fs::write(&path, config).context("writing the nats-server configuration")?;
+            command.arg("-c").arg(path);
+        }
+        let child = command
             .args(["-js", "-a", "127.0.0.1", "-p"])
             .arg(self.port.to_string())
             .arg("-sd")
@@ -167,7 +209,7 @@ impl NatsServer {
             {
                 bail!("nats-server exited at start ({status})");
             }
-            if jetstream_answers(&url).await {
+            if jetstream_answers(&url, (self.client)()).await {
                 return Ok(());
             }
             if Instant::now() >= end {
@@ -179,10 +221,10 @@ impl NatsServer {
 }
 
 /// True when a client can connect and JetStream answers `$JS.API.INFO`.
-async fn jetstream_answers(url: &str) -> bool {
+async fn jetstream_answers(url: &str, options: async_nats::ConnectOptions) -> bool {
     let Ok(Ok(client)) = tokio::time::timeout(
         Duration::from_secs(2),
-        async_nats::ConnectOptions::new()
+        options
             .connection_timeout(Duration::from_secs(1))
             .connect(url),
     )

@@ -7,6 +7,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
+use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -142,6 +143,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// An HTTP server on `127.0.0.1:<free port>`, stopped on drop.
 pub struct Receiver {
     port: u16,
+    scheme: &'static str,
     shared: Arc<Shared>,
     server: JoinHandle<()>,
 }
@@ -187,6 +189,69 @@ impl Receiver {
         });
         Ok(Self {
             port,
+            scheme: "http",
+            shared,
+            server,
+        })
+    }
+
+    /// Starts an HTTPS receiver answering `200 OK`, serving the PEM
+    /// certificate chain `cert` with its key `key` (see [`crate::TestCa`]).
+    /// Connections whose handshake fails are closed without a request.
+    ///
+    /// # Errors
+    /// When the files cannot be read or no loopback port can be bound.
+    pub async fn start_tls(cert: &Path, key: &Path) -> Result<Self> {
+        use rustls_pki_types::pem::PemObject as _;
+        let certs = rustls_pki_types::CertificateDer::pem_file_iter(cert)
+            .with_context(|| format!("reading {}", cert.display()))?
+            .collect::<Result<Vec<_>, _>>()
+            .with_context(|| format!("reading {}", cert.display()))?;
+        let key = rustls_pki_types::PrivateKeyDer::from_pem_file(key)
+            .with_context(|| format!("reading {}", key.display()))?;
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .context("TLS versions")?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .context("the receiver's certificate")?;
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .context("binding the receiver")?;
+        let port = listener.local_addr()?.port();
+        let (arrived, _) = watch::channel(0);
+        let shared = Arc::new(Shared {
+            requests: Mutex::new(Vec::new()),
+            script: Mutex::new(VecDeque::new()),
+            responder: Mutex::new(None),
+            default: Mutex::new(Reply::ok()),
+            arrived,
+        });
+        let app = Router::new().fallback(handle).with_state(shared.clone());
+        let server = tokio::spawn(async move {
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else {
+                    continue;
+                };
+                let acceptor = acceptor.clone();
+                let app = app.clone();
+                tokio::spawn(async move {
+                    let Ok(tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let service = hyper_util::service::TowerToHyperService::new(app);
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
+                        .await;
+                });
+            }
+        });
+        Ok(Self {
+            port,
+            scheme: "https",
             shared,
             server,
         })
@@ -197,9 +262,9 @@ impl Receiver {
         format!("{}/hook", self.base_url())
     }
 
-    /// `http://127.0.0.1:<port>`.
+    /// `http://127.0.0.1:<port>` (`https://` for [`Receiver::start_tls`]).
     pub fn base_url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        format!("{}://127.0.0.1:{}", self.scheme, self.port)
     }
 
     /// Queues one scripted reply (used before the responder and the default).

@@ -10,7 +10,7 @@
 //! (a server down, then up).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -205,93 +205,6 @@ fn find_python() -> Result<String> {
     bail!("no python3 with aiosmtpd: install it with `apt-get install -y python3-aiosmtpd`")
 }
 
-fn openssl(dir: &Path, args: &[&str]) -> Result<()> {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .output()
-        .context("running openssl (install it with `apt-get install -y openssl`)")?;
-    if !out.status.success() {
-        bail!(
-            "openssl {} failed: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    Ok(())
-}
-
-/// A test CA (`ca.pem`) and a server certificate for `localhost` and
-/// `127.0.0.1` signed by it (`server.pem`, `server.key`), ECDSA P-256.
-fn make_certificates(dir: &Path) -> Result<()> {
-    openssl(
-        dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.pem",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=Herald Test CA",
-            "-addext",
-            "basicConstraints=critical,CA:TRUE",
-            "-addext",
-            "keyUsage=critical,keyCertSign,cRLSign",
-        ],
-    )?;
-    openssl(
-        dir,
-        &[
-            "req",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            "server.key",
-            "-out",
-            "server.csr",
-            "-subj",
-            "/CN=localhost",
-        ],
-    )?;
-    std::fs::write(
-        dir.join("server.ext"),
-        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n",
-    )?;
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-out",
-            "server.pem",
-            "-days",
-            "2",
-            "-extfile",
-            "server.ext",
-        ],
-    )
-}
-
 impl SmtpServer {
     /// Starts a server requiring STARTTLS and AUTH as `herald` / `s3cret-pw`.
     ///
@@ -300,7 +213,7 @@ impl SmtpServer {
     pub async fn start() -> Result<Self> {
         let python = find_python()?;
         let dir = tempfile::Builder::new().prefix("herald-smtp-").tempdir()?;
-        make_certificates(dir.path())?;
+        crate::tls::make_certificates(dir.path())?;
         std::fs::write(dir.path().join("server.py"), SERVER)?;
         let mut server = Self {
             port: free_port()?,

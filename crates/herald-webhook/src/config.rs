@@ -91,7 +91,15 @@ pub struct SigningSettings {
     /// `standard-webhooks` or `hmac-sha256`.
     pub scheme: SigningScheme,
     /// The key. For `standard-webhooks`, a `whsec_`-prefixed base64 secret.
-    pub secret: SecretRef,
+    /// Write `secret` or `secrets`, not both.
+    #[serde(default)]
+    pub secret: Option<SecretRef>,
+    /// Several keys, all active at once (`standard-webhooks` only): every
+    /// request carries one signature per key (`v1,<a> v1,<b>`), so a secret
+    /// can be rotated without a moment when receivers reject requests. Put
+    /// the new key first; remove the old one once every receiver has the new one.
+    #[serde(default)]
+    pub secrets: Vec<SecretRef>,
     /// With `hmac-sha256`: the header carrying `sha256=<hex>`
     /// (default `X-Herald-Signature`; Headwind receivers expect `X-Headwind-Signature`).
     #[serde(default)]

@@ -37,14 +37,14 @@ use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 /// How a built destination signs.
 #[derive(Debug)]
 enum Signer {
-    StandardWebhooks(StandardWebhooksKey),
+    StandardWebhooks(Vec<StandardWebhooksKey>),
     Hmac { key: Secret, header: HeaderName },
 }
 
 /// A built webhook destination.
 #[derive(Debug)]
 pub struct Webhook {
-    client: reqwest::Client,
+    client: herald_core::http::HttpClient,
     method: reqwest::Method,
     url: Endpoint,
     headers: HeaderMap,
@@ -113,7 +113,7 @@ impl Channel for Webhook {
     }
 
     fn build(
-        _destination: &Destination,
+        destination: &Destination,
         settings: WebhookSettings,
         timeout: Duration,
     ) -> Result<Self, BuildError> {
@@ -162,7 +162,31 @@ impl Channel for Webhook {
         let signer = match &settings.signing {
             None => None,
             Some(s) => {
-                let secret = resolve("signing.secret", &s.secret)?;
+                let keys: Vec<(String, Secret)> = match (&s.secret, s.secrets.as_slice()) {
+                    (Some(one), []) => {
+                        vec![("signing.secret".to_owned(), resolve("signing.secret", one)?)]
+                    }
+                    (None, many) if !many.is_empty() => many
+                        .iter()
+                        .enumerate()
+                        .map(|(i, r)| {
+                            let field = format!("signing.secrets[{i}]");
+                            resolve(&field, r).map(|k| (field, k))
+                        })
+                        .collect::<Result<_, _>>()?,
+                    (None, _) => {
+                        return Err(BuildError::new(
+                            "signing",
+                            "a `secret` (or `secrets`, a list of keys active at once) is required",
+                        ));
+                    }
+                    (Some(_), _) => {
+                        return Err(BuildError::new(
+                            "signing.secrets",
+                            "write `secret` (one key) or `secrets` (several), not both",
+                        ));
+                    }
+                };
                 Some(match s.scheme {
                     SigningScheme::StandardWebhooks => {
                         if s.header.is_some() {
@@ -172,12 +196,24 @@ impl Channel for Webhook {
                             ));
                         }
                         Signer::StandardWebhooks(
-                            StandardWebhooksKey::parse(secret.expose())
-                                .map_err(|e| BuildError::new("signing.secret", e))?,
+                            keys.iter()
+                                .map(|(field, k)| {
+                                    StandardWebhooksKey::parse(k.expose())
+                                        .map_err(|e| BuildError::new(field, e))
+                                })
+                                .collect::<Result<_, _>>()?,
                         )
                     }
                     SigningScheme::HmacSha256 => Signer::Hmac {
-                        key: secret,
+                        key: match <[_; 1]>::try_from(keys) {
+                            Ok([(_, key)]) => key,
+                            Err(_) => {
+                                return Err(BuildError::new(
+                                    "signing.secrets",
+                                    "hmac-sha256 carries one signature: use one `secret` (several keys need `standard-webhooks`)",
+                                ));
+                            }
+                        },
                         header: HeaderName::from_bytes(
                             s.header
                                 .as_deref()
@@ -191,7 +227,7 @@ impl Channel for Webhook {
                 })
             }
         };
-        let client = herald_core::http::client(Self::NAME, timeout)?;
+        let client = herald_core::http::client(Self::NAME, destination, timeout)?;
         let method = match settings.method {
             Method::Post => reqwest::Method::POST,
             Method::Put => reqwest::Method::PUT,
@@ -221,9 +257,13 @@ impl Channel for Webhook {
         headers.insert("x-herald-attempt", HeaderValue::from(ctx.attempt));
         match &self.signer {
             None => {}
-            Some(Signer::StandardWebhooks(key)) => {
+            Some(Signer::StandardWebhooks(keys)) => {
                 let ts = ctx.now.timestamp();
-                let signature = key.sign(&ctx.idempotency_key, ts, &body);
+                let signature = keys
+                    .iter()
+                    .map(|key| key.sign(&ctx.idempotency_key, ts, &body))
+                    .collect::<Vec<_>>()
+                    .join(" ");
                 headers.insert("webhook-id", text_header(&ctx.idempotency_key));
                 headers.insert("webhook-timestamp", HeaderValue::from(ts));
                 headers.insert("webhook-signature", text_header(&signature));
@@ -264,6 +304,15 @@ impl Channel for Webhook {
                 .collect(),
             body: String::from_utf8_lossy(&payload.body).into_owned(),
         }
+    }
+
+    fn hosts(&self) -> Vec<String> {
+        self.url
+            .expose()
+            .host_str()
+            .map(str::to_owned)
+            .into_iter()
+            .collect()
     }
 }
 

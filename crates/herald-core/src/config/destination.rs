@@ -1,12 +1,14 @@
 //! One destination: where events matching its patterns are delivered.
 //!
 //! The keys every destination shares (`name`, `channel`, `events`, `when`,
-//! `rate_limit`, `retry`, `timeout`, `concurrency`) are read here; every other key
+//! `rate_limit`, `retry`, `timeout`, `concurrency`, `tls`) are read here; every other key
 //! belongs to the channel and is kept, with its position in the file, until the
 //! channel's worker reads it with [`Destination::settings`].
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
 
 use serde::de::{self, DeserializeOwned, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
@@ -15,6 +17,7 @@ use serde_saphyr::{Location, Spanned};
 use super::duration::HumanDuration;
 use super::load::{ConfigError, field_names};
 use crate::envelope::{Envelope, Severity};
+use crate::outbound::OutboundPolicy;
 use crate::routing::SubjectPattern;
 
 /// One destination as written in the configuration file.
@@ -35,11 +38,17 @@ pub struct Destination {
     pub rate_limit: Option<RateLimitConfig>,
     /// Retry schedule and attempt budget.
     pub retry: RetryConfig,
-    /// Per-request timeout; the channel's default when absent.
-    pub timeout: Option<HumanDuration>,
+    /// Per-request timeout (with where it was written); the channel's default when absent.
+    pub timeout: Option<Spanned<HumanDuration>>,
     /// Deliveries in flight at once for this destination, per worker process;
     /// `worker.concurrency` when absent.
     pub concurrency: Option<u32>,
+    /// How HTTPS connections to the provider verify its certificate (with
+    /// where it was written; the destination's position when absent).
+    pub tls: Spanned<DestinationTls>,
+    /// The deployment's outbound allow-list (`worker.outbound`), shared by
+    /// every destination of the file.
+    pub outbound: Arc<OutboundPolicy>,
     /// The channel's own keys, with where each was written.
     pub settings: Vec<(String, Spanned<serde_json::Value>)>,
     /// Where the destination starts in the file.
@@ -56,7 +65,22 @@ pub const COMMON_KEYS: &[&str] = &[
     "retry",
     "timeout",
     "concurrency",
+    "tls",
 ];
+
+/// Certificate verification for a destination's HTTPS connections.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DestinationTls {
+    /// A PEM bundle of extra CA certificates to trust (a private CA), besides
+    /// the public roots.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// Accept any certificate: no verification at all. Only for tests against
+    /// a provider stand-in; logged as a warning every time the worker starts.
+    #[serde(default)]
+    pub insecure_skip_verify: bool,
+}
 
 /// A proactive rate limit for one destination.
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
@@ -205,8 +229,9 @@ impl fmt::Debug for Destination {
             .field("when", &self.when)
             .field("rate_limit", &self.rate_limit)
             .field("retry", &self.retry)
-            .field("timeout", &self.timeout)
+            .field("timeout", &self.timeout.as_ref().map(|t| t.value))
             .field("concurrency", &self.concurrency)
+            .field("tls", &self.tls.value)
             .field(
                 "settings",
                 &self
@@ -297,6 +322,11 @@ impl Destination {
     pub fn location_of(&self, key: &str) -> Location {
         match key {
             "name" => self.name.referenced,
+            "tls" => self.tls.referenced,
+            "timeout" => self
+                .timeout
+                .as_ref()
+                .map_or(self.location, |t| t.referenced),
             "channel" => self.channel.referenced,
             "events" => self.events.referenced,
             _ => self
@@ -310,6 +340,105 @@ impl Destination {
     /// `destinations[ops-slack]`: how errors name this destination.
     pub fn path(&self) -> String {
         format!("destinations[{}]", self.name.value)
+    }
+}
+
+/// A value checked as it is read (see [`Check`]).
+struct Checked<T>(T);
+
+/// What a value must satisfy beyond its type.
+trait Check: Sized {
+    /// Why the value cannot be used.
+    fn check(&self) -> Result<(), String>;
+}
+
+impl<'de, T: Deserialize<'de> + Check> Deserialize<'de> for Checked<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let value = T::deserialize(d)?;
+        value.check().map_err(de::Error::custom)?;
+        Ok(Checked(value))
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(transparent)]
+struct Name(String);
+
+impl Check for Name {
+    fn check(&self) -> Result<(), String> {
+        if valid_name(&self.0) {
+            Ok(())
+        } else {
+            Err(format!(
+                "invalid destination name `{}`: use 1 to 64 lowercase letters, digits, `-` or `_`, starting with a letter or digit",
+                self.0
+            ))
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(transparent)]
+struct Events(Vec<SubjectPattern>);
+
+impl Check for Events {
+    fn check(&self) -> Result<(), String> {
+        if self.0.is_empty() {
+            Err("`events` must list at least one subject pattern, such as [\"rotation.>\"]".into())
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(transparent)]
+struct Concurrency(u32);
+
+impl Check for Concurrency {
+    fn check(&self) -> Result<(), String> {
+        if self.0 == 0 {
+            Err("`concurrency` must be at least 1".into())
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl Check for RateLimitConfig {
+    fn check(&self) -> Result<(), String> {
+        if !(self.per_second.is_finite() && self.per_second > 0.0) {
+            return Err(format!(
+                "`rate_limit.per_second` must be above 0 (such as 1, or 0.5 for one every two seconds), not {}",
+                self.per_second
+            ));
+        }
+        if self.burst == 0 {
+            return Err("`rate_limit.burst` must be at least 1".into());
+        }
+        Ok(())
+    }
+}
+
+impl Check for RetryConfig {
+    fn check(&self) -> Result<(), String> {
+        if self.max_attempts == 0 {
+            return Err(
+                "`retry.max_attempts` must be at least 1 (the first attempt counts)".into(),
+            );
+        }
+        if !(0.0..=1.0).contains(&self.jitter) {
+            return Err(format!(
+                "`retry.jitter` must be between 0 and 1 (0.2 spreads delays by ±20 %), not {}",
+                self.jitter
+            ));
+        }
+        if self.schedule.is_empty() {
+            return Err(
+                "`retry.schedule` must list at least one delay, such as [2s, 30s, 5m]".into(),
+            );
+        }
+        Ok(())
     }
 }
 
@@ -346,77 +475,53 @@ impl<'de> Visitor<'de> for DestinationVisitor {
         let mut retry = None;
         let mut timeout = None;
         let mut concurrency = None;
+        let mut tls: Option<Spanned<DestinationTls>> = None;
         let mut settings: Vec<(String, Spanned<serde_json::Value>)> = Vec::new();
         while let Some(key) = map.next_key::<String>()? {
             match key.as_str() {
+                // Each value is checked while it is read, so an error names
+                // its key and line.
                 "name" => {
-                    let n: Spanned<String> = map.next_value()?;
-                    if !valid_name(&n.value) {
-                        return Err(de::Error::custom(format!(
-                            "invalid destination name `{}`: use 1 to 64 lowercase letters, digits, `-` or `_`, starting with a letter or digit",
-                            n.value
-                        )));
-                    }
-                    name = Some(n);
+                    let n: Spanned<Checked<Name>> = map.next_value()?;
+                    name = Some(Spanned::new(n.value.0.0, n.referenced, n.defined));
                 }
                 "channel" => channel = Some(map.next_value()?),
                 "events" => {
-                    let e: Spanned<Vec<SubjectPattern>> = map.next_value()?;
-                    if e.value.is_empty() {
-                        return Err(de::Error::custom(
-                            "`events` must list at least one subject pattern",
-                        ));
-                    }
-                    events = Some(e);
+                    let e: Spanned<Checked<Events>> = map.next_value()?;
+                    events = Some(Spanned::new(e.value.0.0, e.referenced, e.defined));
                 }
                 "when" => when = Some(map.next_value()?),
-                "rate_limit" => {
-                    let r: RateLimitConfig = map.next_value()?;
-                    if !(r.per_second.is_finite() && r.per_second > 0.0) || r.burst == 0 {
-                        return Err(de::Error::custom(
-                            "`rate_limit.per_second` must be above 0 and `burst` at least 1",
-                        ));
-                    }
-                    rate_limit = Some(r);
-                }
-                "retry" => {
-                    let r: RetryConfig = map.next_value()?;
-                    if r.max_attempts == 0 {
-                        return Err(de::Error::custom("`retry.max_attempts` must be at least 1"));
-                    }
-                    if !(0.0..=1.0).contains(&r.jitter) {
-                        return Err(de::Error::custom("`retry.jitter` must be between 0 and 1"));
-                    }
-                    if r.schedule.is_empty() {
-                        return Err(de::Error::custom("`retry.schedule` must not be empty"));
-                    }
-                    retry = Some(r);
-                }
+                "rate_limit" => rate_limit = Some(map.next_value::<Checked<RateLimitConfig>>()?.0),
+                "retry" => retry = Some(map.next_value::<Checked<RetryConfig>>()?.0),
                 "timeout" => timeout = Some(map.next_value()?),
                 "concurrency" => {
-                    let c: u32 = map.next_value()?;
-                    if c == 0 {
-                        return Err(de::Error::custom("`concurrency` must be at least 1"));
-                    }
-                    concurrency = Some(c);
+                    concurrency = Some(map.next_value::<Checked<Concurrency>>()?.0.0);
                 }
+                "tls" => tls = Some(map.next_value()?),
                 _ => {
                     let value: Spanned<serde_json::Value> = map.next_value()?;
                     settings.push((key, value));
                 }
             }
         }
-        let name = name.ok_or_else(|| de::Error::missing_field("name"))?;
+        let missing = |key: &str| {
+            de::Error::custom(format!(
+                "missing `{key}`: every destination needs `name`, `channel` and `events`"
+            ))
+        };
+        let name = name.ok_or_else(|| missing("name"))?;
         let location = name.referenced;
         Ok(Destination {
-            channel: channel.ok_or_else(|| de::Error::missing_field("channel"))?,
-            events: events.ok_or_else(|| de::Error::missing_field("events"))?,
+            channel: channel.ok_or_else(|| missing("channel"))?,
+            events: events.ok_or_else(|| missing("events"))?,
             name,
             when: when.unwrap_or_default(),
             rate_limit,
             retry: retry.unwrap_or_default(),
             timeout,
             concurrency,
+            tls: tls.unwrap_or_else(|| Spanned::new(DestinationTls::default(), location, location)),
+            outbound: Arc::default(),
             settings,
             location,
         })

@@ -69,7 +69,11 @@ impl<'de> Deserialize<'de> for HumanDuration {
                 }
                 humantime::parse_duration(t)
                     .map(HumanDuration)
-                    .map_err(|e| E::custom(format!("invalid duration `{v}`: {e}")))
+                    .map_err(|e| {
+                        E::custom(format!(
+                            "invalid duration `{v}` ({e}); write one such as `10s`, `500ms`, `2m`, `1h 30m` or a number of seconds"
+                        ))
+                    })
             }
         }
         d.deserialize_any(Visitor)

@@ -114,7 +114,8 @@ impl FleetConfig {
                 e.into_inner()
             })
         });
-        let config = parsed.map_err(|e| yaml_error(file, &failed_at, &e))?;
+        let mut config = parsed.map_err(|e| yaml_error(file, &failed_at, &e))?;
+        config.share_with_destinations();
         let errors = config.validate(file);
         if errors.is_empty() {
             Ok(config)
@@ -126,7 +127,7 @@ impl FleetConfig {
 
 fn yaml_error(file: &str, path: &str, e: &serde_saphyr::Error) -> ConfigError {
     let location = e.location().unwrap_or(Location::UNKNOWN);
-    let message = first_line(&e.without_snippet().to_string());
+    let message = explain(&first_line(&e.without_snippet().to_string()));
     let field = if path == "." {
         String::new()
     } else {
@@ -148,6 +149,30 @@ fn without_span_segments(path: &str) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// The YAML reader's terse type errors, with what would be valid.
+fn explain(message: &str) -> String {
+    let hint = match message {
+        "invalid u8" | "invalid u16" | "invalid u32" | "invalid u64" | "invalid usize" => {
+            "expected a whole number, 0 or more"
+        }
+        "invalid i8" | "invalid i16" | "invalid i32" | "invalid i64" | "invalid isize" => {
+            "expected a whole number"
+        }
+        "invalid f32" | "invalid f64" => "expected a number, such as 2 or 0.5",
+        "invalid boolean" => "expected true or false",
+        "expected sequence start" => "expected a list, such as [a, b] or one `- item` per line",
+        "expected mapping start" | "expected a mapping" => {
+            "expected a mapping of keys, such as {key: value} or one `key: value` per line"
+        }
+        "expected string scalar" => "expected one value (text), not a list or a mapping",
+        "invalid socket address syntax" => {
+            "expected an address and port such as 0.0.0.0:9464 (or null for none)"
+        }
+        _ => return message.to_string(),
+    };
+    format!("{message}; {hint}")
 }
 
 /// The message without the position suffix the YAML library adds (we print our own).

@@ -5,6 +5,8 @@
 //! and every error names the file, line and field.
 //!
 //! - [`FleetConfig`]: the file (NATS, streams, receipts, worker tuning, destinations).
+//! - [`NatsConfig`]: servers, authentication and TLS to NATS.
+//! - [`OutboundConfig`]: the deployment's outbound allow-list.
 //! - [`Destination`]: one destination; its channel keys are read by the channel.
 //! - [`SecretRef`] / [`Secret`]: `{from: {env: NAME}}`, `{from: {file: PATH}}`.
 //! - [`HumanDuration`]: `10s`, `2m`, `1h`.
@@ -13,20 +15,26 @@ mod destination;
 mod digest;
 mod duration;
 mod load;
+mod nats;
 mod secret;
 
-pub use destination::{COMMON_KEYS, Destination, RateLimitConfig, RetryConfig, When};
+pub use destination::{
+    COMMON_KEYS, Destination, DestinationTls, RateLimitConfig, RetryConfig, When,
+};
 pub use digest::DigestConfig;
 pub use duration::HumanDuration;
 pub use load::{ConfigError, ConfigErrors};
+pub use nats::{NatsAuth, NatsConfig, NatsTlsConfig};
 pub use secret::{Secret, SecretError, SecretRef, SecretSource};
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
+use crate::outbound::{AllowRule, OutboundPolicy};
 use crate::routing::SubjectPattern;
 
 /// The whole configuration file.
@@ -34,7 +42,7 @@ use crate::routing::SubjectPattern;
 #[serde(deny_unknown_fields)]
 pub struct FleetConfig {
     /// How to reach NATS.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nats::checked")]
     pub nats: NatsConfig,
     /// The stream events are published to.
     #[serde(default)]
@@ -61,39 +69,6 @@ pub struct FleetConfig {
     /// Where events go.
     #[serde(default)]
     pub destinations: Vec<Spanned<Destination>>,
-}
-
-/// NATS connection settings.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NatsConfig {
-    /// Server URL(s), comma-separated. The `NATS_URL` environment variable overrides it.
-    #[serde(default = "default_nats_url")]
-    pub url: String,
-    /// A credentials file (`.creds`) for NATS authentication, if the server needs one.
-    #[serde(default)]
-    pub credentials_file: Option<std::path::PathBuf>,
-    /// How long to wait for the first connection.
-    #[serde(default = "default_connect_timeout")]
-    pub connect_timeout: HumanDuration,
-}
-
-fn default_nats_url() -> String {
-    "nats://127.0.0.1:4222".to_string()
-}
-
-fn default_connect_timeout() -> HumanDuration {
-    HumanDuration::from_secs(10)
-}
-
-impl Default for NatsConfig {
-    fn default() -> Self {
-        Self {
-            url: default_nats_url(),
-            credentials_file: None,
-            connect_timeout: default_connect_timeout(),
-        }
-    }
 }
 
 /// The event stream.
@@ -287,6 +262,29 @@ pub struct WorkerConfig {
     /// read from JetStream.
     #[serde(default = "default_metrics_refresh")]
     pub metrics_refresh: HumanDuration,
+    /// Which hosts and networks destinations may reach; every host when absent.
+    #[serde(default)]
+    pub outbound: OutboundConfig,
+}
+
+/// The deployment's outbound allow-list (see [`crate::outbound`]).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboundConfig {
+    /// Host names (`hooks.slack.com`), wildcard names (`*.example.com`),
+    /// addresses and networks (`10.0.0.0/8`) that destinations may connect to.
+    /// Absent: any host. Redirects are never followed either way.
+    #[serde(default)]
+    pub allow: Option<Vec<AllowRule>>,
+}
+
+impl OutboundConfig {
+    /// The policy this list describes.
+    pub fn policy(&self) -> OutboundPolicy {
+        self.allow
+            .clone()
+            .map_or_else(OutboundPolicy::open, OutboundPolicy::allow)
+    }
 }
 
 fn default_metrics_listen() -> Option<SocketAddr> {
@@ -337,6 +335,7 @@ impl Default for WorkerConfig {
             max_ack_pending: default_max_ack_pending(),
             metrics_listen: default_metrics_listen(),
             metrics_refresh: default_metrics_refresh(),
+            outbound: OutboundConfig::default(),
         }
     }
 }
@@ -429,13 +428,12 @@ impl Default for ReplayConfig {
 }
 
 impl FleetConfig {
-    /// Applies environment overrides (`NATS_URL`, `HERALD_METRICS_LISTEN`),
-    /// reading variables through `get`. An unparsable `HERALD_METRICS_LISTEN` is
+    /// Applies environment overrides (`NATS_URL` and the other `NATS_*`
+    /// variables, see [`NatsConfig`]; `HERALD_METRICS_LISTEN`), reading
+    /// variables through `get`. An unparsable `HERALD_METRICS_LISTEN` is
     /// ignored here and reported by [`FleetConfig::env_problems`].
     pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) {
-        if let Some(url) = get("NATS_URL").filter(|u| !u.is_empty()) {
-            self.nats.url = url;
-        }
+        self.nats.apply_env(&get);
         if let Some(listen) = get("HERALD_METRICS_LISTEN").filter(|u| !u.is_empty())
             && let Ok(addr) = parse_listen(&listen)
         {
@@ -461,6 +459,15 @@ impl FleetConfig {
             .iter()
             .map(|d| &d.value)
             .filter(move |d| d.channel() == channel)
+    }
+
+    /// Hands every destination the deployment-wide settings it needs when it
+    /// is built (the outbound policy).
+    fn share_with_destinations(&mut self) {
+        let policy = Arc::new(self.worker.outbound.policy());
+        for d in &mut self.destinations {
+            d.value.outbound = policy.clone();
+        }
     }
 
     /// Checks what the types alone cannot: unique names, patterns inside the stream.

@@ -45,10 +45,14 @@ impl fmt::Debug for SecretRef {
 #[derive(Debug, thiserror::Error)]
 pub enum SecretError {
     /// The environment variable is missing or not Unicode.
-    #[error("environment variable `{0}` is not set")]
+    #[error(
+        "environment variable `{0}` is not set; set it, or write the secret inline or as `{{from: {{file: PATH}}}}`"
+    )]
     EnvMissing(String),
     /// The file could not be read.
-    #[error("cannot read secret file `{path}`: {source}")]
+    #[error(
+        "cannot read secret file `{path}`: {source}; expected a readable file holding the secret (a mounted secret), or use `{{from: {{env: NAME}}}}`"
+    )]
     File {
         /// The file.
         path: PathBuf,
@@ -56,7 +60,7 @@ pub enum SecretError {
         source: std::io::Error,
     },
     /// The value is empty.
-    #[error("the secret is empty")]
+    #[error("the secret is empty; a secret needs a value")]
     Empty,
 }
 

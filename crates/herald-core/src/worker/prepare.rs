@@ -35,7 +35,7 @@ pub fn prepare<C: Channel>(
     let mut errors = Vec::new();
     let mut out = Vec::new();
     for d in config.destinations_for(C::NAME) {
-        let timeout = d.timeout.map_or(defaults.timeout, |t| t.0);
+        let timeout = d.timeout.as_ref().map_or(defaults.timeout, |t| t.value.0);
         if timeout >= config.worker.ack_wait.0 {
             errors.push(d.error_at(
                 file,
