@@ -414,7 +414,13 @@ impl Bench {
         herald_testkit::publish_windowed(
             js,
             self.args.window,
-            seqs.map(|seq| (SUBJECT.to_string(), format!("bench-{seq}"), self.payload(seq))),
+            seqs.map(|seq| {
+                (
+                    SUBJECT.to_string(),
+                    format!("bench-{seq}"),
+                    self.payload(seq),
+                )
+            }),
         )
         .await?;
         Ok(())

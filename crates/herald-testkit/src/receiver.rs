@@ -336,7 +336,10 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     let headers = parts
         .headers
         .iter()
-        .filter(|(k, _)| lean.as_ref().is_none_or(|keep| keep.iter().any(|h| h == k.as_str())))
+        .filter(|(k, _)| {
+            lean.as_ref()
+                .is_none_or(|keep| keep.iter().any(|h| h == k.as_str()))
+        })
         .map(|(k, v)| {
             (
                 k.as_str().to_string(),

@@ -32,8 +32,8 @@ pub struct Figures {
 
 impl Figures {
     /// Adds one of the scenario's own figures.
-    pub fn note(&mut self, what: &str, value: impl ToString) {
-        self.extra.push((what.to_string(), value.to_string()));
+    pub fn note(&mut self, what: &str, value: impl Into<String>) {
+        self.extra.push((what.to_string(), value.into()));
     }
 
     fn rows(&self) -> Vec<(String, String)> {
@@ -99,9 +99,12 @@ mod tests {
             drain: Duration::from_millis(1500),
             ..Figures::default()
         };
-        f.note("kills", 3);
+        f.note("kills", "3");
         let t = f.table();
-        assert!(t.contains("duplicates     2 (2 events; same webhook-id: yes)"), "{t}");
+        assert!(
+            t.contains("duplicates     2 (2 events; same webhook-id: yes)"),
+            "{t}"
+        );
         assert!(t.contains("time to drain  1.5 s"), "{t}");
         let m = f.markdown();
         assert!(m.starts_with("#### kill\n"), "{m}");

@@ -15,7 +15,9 @@ use clap::Parser;
 use herald_faults::{Scale, Scenario};
 
 #[derive(Debug, Parser)]
-#[command(about = "Herald's fault-injection suite: real nats-server, workers and receivers; faults under load; figures.")]
+#[command(
+    about = "Herald's fault-injection suite: real nats-server, workers and receivers; faults under load; figures."
+)]
 struct Args {
     /// A scenario (kill, nats-restart, receivers, dlq, shutdown, backlog,
     /// replicas) or `all`; repeatable.

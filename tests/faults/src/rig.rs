@@ -153,13 +153,13 @@ pub fn consumer(destination: &str) -> Result<String> {
 /// # Errors
 /// When JetStream does not store one.
 pub async fn publish_ids(js: &jetstream::Context, ids: &[String]) -> Result<usize> {
-    publish_windowed(js, WINDOW, ids.iter().map(message)).await
+    publish_windowed(js, WINDOW, ids.iter().map(String::as_str).map(message)).await
 }
 
 /// `(subject, msg_id, payload)` of event `id` (a function, not a closure, so
 /// the publishing future is `Send` for any lifetime and can be spawned).
-fn message(id: &String) -> (String, String, bytes::Bytes) {
-    (SUBJECT.to_string(), id.clone(), event(id, &json!({})))
+fn message(id: &str) -> (String, String, bytes::Bytes) {
+    (SUBJECT.to_string(), id.to_owned(), event(id, &json!({})))
 }
 
 /// Publishes `ids` again and again until JetStream stores them all (across a

@@ -36,7 +36,9 @@ impl Tally {
 
     /// Every event with its requests.
     pub fn events(&self) -> impl Iterator<Item = (&str, &[Recorded])> {
-        self.attempts.iter().map(|(k, v)| (k.as_str(), v.as_slice()))
+        self.attempts
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_slice()))
     }
 
     /// The requests of `id` the receiver accepted (2xx), in arrival order.

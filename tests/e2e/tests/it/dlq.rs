@@ -12,8 +12,8 @@ use herald_core::config::ReplayConfig;
 use herald_core::jetstream::{replay_consumer_name, replay_subject};
 use herald_core::replay::replay_of;
 use herald_testkit::{
-    NatsServer, Receiver, Reply, WorkerCommand, dead_letters, run_herald, run_herald_ok, event, publish,
-    wait_for_consumer_idle, wait_for_dead_letters, webhook, write_fleet_config,
+    NatsServer, Receiver, Reply, WorkerCommand, dead_letters, event, publish, run_herald,
+    run_herald_ok, wait_for_consumer_idle, wait_for_dead_letters, webhook, write_fleet_config,
 };
 use serde_json::json;
 

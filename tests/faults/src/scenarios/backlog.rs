@@ -73,8 +73,14 @@ pub async fn run(scale: Scale) -> Result<Figures> {
             events as f64 / published_in.as_secs_f64().max(1e-9)
         ),
     );
-    f.note("largest backlog seen (consumer pending)", backlog);
-    f.note("delivered during the slow phase", delivered_slow);
+    f.note(
+        "largest backlog seen (consumer pending)",
+        backlog.to_string(),
+    );
+    f.note(
+        "delivered during the slow phase",
+        delivered_slow.to_string(),
+    );
     f.note(
         "worker peak RSS (VmHWM) during the slow phase",
         format!("{:.1} MiB", rss_slow as f64 / 1024.0),

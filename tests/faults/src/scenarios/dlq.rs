@@ -51,7 +51,9 @@ pub async fn run(scale: Scale) -> Result<Figures> {
             l.sequence,
             l.headers
         );
-        *reasons.entry(l.reason().unwrap_or("?").to_string()).or_insert(0) += 1;
+        *reasons
+            .entry(l.reason().unwrap_or("?").to_string())
+            .or_insert(0) += 1;
     }
     ensure!(letters.len() == events, "{} dead letters", letters.len());
 
@@ -92,14 +94,28 @@ pub async fn run(scale: Scale) -> Result<Figures> {
         "replay: time until every event delivered",
         format!("{:.1} s", replayed.as_secs_f64()),
     );
-    f.note("first replay said", first.lines().last().unwrap_or_default());
-    f.note("second replay said", second.lines().last().unwrap_or_default());
-    ensure!(f.lost == 0, "not delivered after the replay: {:?}", tally.missing(&ids));
+    f.note(
+        "first replay said",
+        first.lines().last().unwrap_or_default(),
+    );
+    f.note(
+        "second replay said",
+        second.lines().last().unwrap_or_default(),
+    );
+    ensure!(
+        f.lost == 0,
+        "not delivered after the replay: {:?}",
+        tally.missing(&ids)
+    );
     ensure!(
         f.duplicates == 0,
         "replayed more than once: {:?}",
-        tally.duplicated().iter().map(|(id, _)| *id).take(10).collect::<Vec<_>>()
+        tally
+            .duplicated()
+            .iter()
+            .map(|(id, _)| *id)
+            .take(10)
+            .collect::<Vec<_>>()
     );
     Ok(f)
 }
-

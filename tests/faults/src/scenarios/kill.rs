@@ -49,9 +49,11 @@ pub async fn run(scale: Scale) -> Result<Figures> {
     let mut accepted_at_kill = Vec::with_capacity(kills);
     let flow = scale.pick(Duration::from_secs(120), Duration::from_secs(900));
     for (i, at) in thresholds.iter().enumerate() {
-        wait_until(flow, &format!("{at} events accepted before kill {i}"), || async {
-            receiver.accepted_events() >= *at
-        })
+        wait_until(
+            flow,
+            &format!("{at} events accepted before kill {i}"),
+            || async { receiver.accepted_events() >= *at },
+        )
         .await?;
         kill_times.push(Instant::now());
         accepted_at_kill.push(receiver.accepted_events());
@@ -61,7 +63,11 @@ pub async fn run(scale: Scale) -> Result<Figures> {
     let published = publisher.await??;
     let drain = wait_accepted(&receiver, events, start, flow).await?;
     rig.idle(DEST, flow).await?;
-    ensure!(worker.is_running(), "the last worker exited:\n{}", worker.stderr());
+    ensure!(
+        worker.is_running(),
+        "the last worker exited:\n{}",
+        worker.stderr()
+    );
 
     let tally = Tally::of(receiver.requests());
     let mut f = tally.figures(
@@ -73,7 +79,7 @@ pub async fn run(scale: Scale) -> Result<Figures> {
         0,
         drain,
     );
-    f.note("SIGKILLs", kills);
+    f.note("SIGKILLs", kills.to_string());
     f.note(
         "accepted at each kill",
         accepted_at_kill

@@ -94,8 +94,7 @@ pub async fn run(scale: Scale) -> Result<Vec<Figures>> {
     receivers[1].respond_with(move |_| (Instant::now() < outage_end).then(|| Reply::status(503)));
     let retry_after = p.retry_after.to_string();
     receivers[2].respond_with(move |_| {
-        (Instant::now() < storm_end)
-            .then(|| Reply::status(429).header("Retry-After", &retry_after))
+        (Instant::now() < storm_end).then(|| Reply::status(429).header("Retry-After", &retry_after))
     });
 
     // Paced: latency then measures the worker, not a backlog.

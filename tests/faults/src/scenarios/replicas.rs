@@ -46,11 +46,15 @@ async fn run_with(scale: Scale, replicas: usize) -> Result<Figures> {
         workers.push(rig.spawn_ready(&i.to_string(), &[DEST]).await?);
     }
     // Every replica has a pull request waiting before the events come.
-    wait_until(deadline, &format!("{replicas} replicas pulling"), || async {
-        rig.consumer_state(DEST)
-            .await
-            .is_ok_and(|(_, _, waiting)| waiting >= replicas)
-    })
+    wait_until(
+        deadline,
+        &format!("{replicas} replicas pulling"),
+        || async {
+            rig.consumer_state(DEST)
+                .await
+                .is_ok_and(|(_, _, waiting)| waiting >= replicas)
+        },
+    )
     .await?;
     let ids = ids(&format!("replicas{replicas}"), events);
 
@@ -91,7 +95,12 @@ async fn run_with(scale: Scale, replicas: usize) -> Result<Figures> {
         f.duplicates == 0,
         "{} duplicates in steady state: {:?}",
         f.duplicates,
-        tally.duplicated().iter().map(|(id, _)| *id).take(10).collect::<Vec<_>>()
+        tally
+            .duplicated()
+            .iter()
+            .map(|(id, _)| *id)
+            .take(10)
+            .collect::<Vec<_>>()
     );
     ensure!(
         per_replica.len() == replicas && per_replica.iter().all(|(_, n)| *n > 0),
