@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use anyhow::{Result, ensure};
 use herald_testkit::Recorded;
 
 use crate::figures::Figures;
@@ -98,6 +99,45 @@ impl Tally {
         let mut out: Vec<_> = counts.into_iter().collect();
         out.sort();
         out
+    }
+
+    /// Fails, naming the first few, when an event of `ids` was never accepted.
+    ///
+    /// # Errors
+    /// When one is missing.
+    pub fn ensure_none_lost(&self, ids: &[String]) -> Result<()> {
+        let missing = self.missing(ids);
+        ensure!(
+            missing.is_empty(),
+            "{} events lost: {:?}",
+            missing.len(),
+            missing.iter().take(10).collect::<Vec<_>>()
+        );
+        Ok(())
+    }
+
+    /// Fails, naming the first few, when an event was accepted more than once.
+    ///
+    /// # Errors
+    /// When one was.
+    pub fn ensure_no_duplicates(&self) -> Result<()> {
+        let twice = self.duplicated();
+        ensure!(
+            twice.is_empty(),
+            "{} events delivered more than once: {:?}",
+            twice.len(),
+            twice.iter().map(|(id, _)| *id).take(10).collect::<Vec<_>>()
+        );
+        Ok(())
+    }
+
+    /// Fails when a duplicate carried another `webhook-id` than the first delivery.
+    ///
+    /// # Errors
+    /// When one did.
+    pub fn ensure_same_key(&self) -> Result<()> {
+        ensure!(self.same_key(), "a duplicate carried another webhook-id");
+        Ok(())
     }
 
     /// The common figures for `ids` published, `dead_lettered` events in the

@@ -89,17 +89,9 @@ pub async fn run(scale: Scale) -> Result<Figures> {
         "worker peak RSS (VmHWM) over the whole run",
         format!("{:.1} MiB", peak as f64 / 1024.0),
     );
-    ensure!(
-        f.lost == 0,
-        "lost: {:?}",
-        tally.missing(&ids).iter().take(10).collect::<Vec<_>>()
-    );
-    ensure!(f.same_key, "a duplicate carried another webhook-id");
-    ensure!(
-        f.duplicates == 0,
-        "{} duplicates without a fault",
-        f.duplicates
-    );
+    tally.ensure_none_lost(&ids)?;
+    tally.ensure_same_key()?;
+    tally.ensure_no_duplicates()?;
     ensure!(
         backlog as usize >= events / 2,
         "the backlog never built up (largest pending {backlog})"

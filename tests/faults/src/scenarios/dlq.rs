@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use anyhow::{Result, ensure};
+use anyhow::{Context as _, Result, ensure};
 use herald_testkit::{Receiver, Reply, run_herald_ok, wait_for_dead_letters};
 use serde_json::json;
 use tokio::time::Instant;
@@ -102,20 +102,7 @@ pub async fn run(scale: Scale) -> Result<Figures> {
         "second replay said",
         second.lines().last().unwrap_or_default(),
     );
-    ensure!(
-        f.lost == 0,
-        "not delivered after the replay: {:?}",
-        tally.missing(&ids)
-    );
-    ensure!(
-        f.duplicates == 0,
-        "replayed more than once: {:?}",
-        tally
-            .duplicated()
-            .iter()
-            .map(|(id, _)| *id)
-            .take(10)
-            .collect::<Vec<_>>()
-    );
+    tally.ensure_none_lost(&ids).context("after the replay")?;
+    tally.ensure_no_duplicates()?;
     Ok(f)
 }

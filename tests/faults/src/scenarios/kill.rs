@@ -95,12 +95,8 @@ pub async fn run(scale: Scale) -> Result<Figures> {
     );
 
     ensure!(published == events, "{published} of {events} stored as new");
-    ensure!(
-        f.lost == 0,
-        "lost: {:?}",
-        tally.missing(&ids).iter().take(10).collect::<Vec<_>>()
-    );
-    ensure!(f.same_key, "a duplicate carried another webhook-id");
+    tally.ensure_none_lost(&ids)?;
+    tally.ensure_same_key()?;
     ensure!(
         accepted_at_kill.iter().all(|n| *n < events),
         "a kill came after the flow ended: {accepted_at_kill:?}"

@@ -76,11 +76,7 @@ pub async fn run(scale: Scale) -> Result<Figures> {
         drain,
     );
     f.note("restarts (signal, time down)", outages.join(", "));
-    ensure!(
-        f.lost == 0,
-        "lost: {:?}",
-        tally.missing(&ids).iter().take(10).collect::<Vec<_>>()
-    );
-    ensure!(f.same_key, "a duplicate carried another webhook-id");
+    tally.ensure_none_lost(&ids)?;
+    tally.ensure_same_key()?;
     Ok(f)
 }

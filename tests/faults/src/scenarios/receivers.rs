@@ -130,12 +130,10 @@ pub async fn run(scale: Scale) -> Result<Vec<Figures>> {
     for ((name, r), drain) in names.iter().zip(&receivers).zip(drains) {
         let tally = Tally::of(r.requests());
         let mut f = tally.figures(&format!("receivers: {name}"), &load, &ids, 0, drain);
-        ensure!(
-            f.lost == 0,
-            "{name} lost: {:?}",
-            tally.missing(&ids).iter().take(10).collect::<Vec<_>>()
-        );
-        ensure!(f.same_key, "{name}: a duplicate carried another webhook-id");
+        tally
+            .ensure_none_lost(&ids)
+            .with_context(|| name.to_string())?;
+        tally.ensure_same_key().with_context(|| name.to_string())?;
         let mut latencies: Vec<Duration> = ids
             .iter()
             .filter_map(|id| {

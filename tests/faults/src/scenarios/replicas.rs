@@ -86,22 +86,8 @@ async fn run_with(scale: Scale, replicas: usize) -> Result<Figures> {
             .collect::<Vec<_>>()
             .join(", "),
     );
-    ensure!(
-        f.lost == 0,
-        "lost: {:?}",
-        tally.missing(&ids).iter().take(10).collect::<Vec<_>>()
-    );
-    ensure!(
-        f.duplicates == 0,
-        "{} duplicates in steady state: {:?}",
-        f.duplicates,
-        tally
-            .duplicated()
-            .iter()
-            .map(|(id, _)| *id)
-            .take(10)
-            .collect::<Vec<_>>()
-    );
+    tally.ensure_none_lost(&ids)?;
+    tally.ensure_no_duplicates()?;
     ensure!(
         per_replica.len() == replicas && per_replica.iter().all(|(_, n)| *n > 0),
         "not every replica delivered: {per_replica:?}"

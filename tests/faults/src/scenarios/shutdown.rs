@@ -108,20 +108,7 @@ pub async fn run(scale: Scale) -> Result<Figures> {
         drain,
     );
     f.note("each SIGTERM", exits.join("; "));
-    ensure!(
-        f.lost == 0,
-        "lost: {:?}",
-        tally.missing(&ids).iter().take(10).collect::<Vec<_>>()
-    );
-    ensure!(
-        f.duplicates == 0,
-        "sent twice because of a shutdown: {:?}",
-        tally
-            .duplicated()
-            .iter()
-            .map(|(id, _)| *id)
-            .take(10)
-            .collect::<Vec<_>>()
-    );
+    tally.ensure_none_lost(&ids)?;
+    tally.ensure_no_duplicates()?;
     Ok(f)
 }
