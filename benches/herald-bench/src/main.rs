@@ -411,22 +411,18 @@ impl Bench {
         js: &jetstream::Context,
         seqs: std::ops::Range<u64>,
     ) -> anyhow::Result<()> {
-        let mut pending = Vec::with_capacity(self.args.window);
-        for seq in seqs {
-            pending.push(
-                js.send_publish(SUBJECT, self.message(seq))
-                    .await?
-                    .into_future(),
-            );
-            if pending.len() >= self.args.window {
-                for ack in futures::future::join_all(pending.drain(..)).await {
-                    ack?;
-                }
-            }
-        }
-        for ack in futures::future::join_all(pending).await {
-            ack?;
-        }
+        herald_testkit::publish_windowed(
+            js,
+            self.args.window,
+            seqs.map(|seq| {
+                (
+                    SUBJECT.to_string(),
+                    format!("bench-{seq}"),
+                    self.payload(seq),
+                )
+            }),
+        )
+        .await?;
         Ok(())
     }
 

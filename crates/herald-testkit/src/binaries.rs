@@ -3,11 +3,12 @@
 //! Integration tests of one package do not get the other packages' binaries
 //! built, so the first call runs `cargo build --bins` in the workspace (every
 //! worker and the `herald` CLI) with the same profile and target directory as the
-//! running test executable.
+//! running test executable. [`run_herald`] runs the `herald` command.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use anyhow::{Context as _, Result, anyhow, bail};
 
@@ -98,4 +99,45 @@ fn build() -> Result<PathBuf> {
         "cargo build --bins failed:\n{}",
         String::from_utf8_lossy(&out.stderr)
     )
+}
+
+/// Runs the `herald` command with `args` (no `NATS_URL` or `HERALD_CONFIG`
+/// from the environment, warnings only), failing after `deadline`.
+///
+/// # Errors
+/// When it cannot start or does not finish in time.
+pub async fn run_herald(args: &[&str], deadline: Duration) -> Result<Output> {
+    let child = tokio::process::Command::new(binary("herald")?)
+        .args(args)
+        .env_remove("NATS_URL")
+        .env_remove("HERALD_CONFIG")
+        .env("HERALD_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .context("starting herald")?;
+    tokio::time::timeout(deadline, child.wait_with_output())
+        .await
+        .with_context(|| format!("herald {args:?} did not finish"))?
+        .context("reading herald's output")
+}
+
+/// Runs `herald` (see [`run_herald`]) and returns its standard output,
+/// failing when it fails.
+///
+/// # Errors
+/// When it cannot start, does not finish in time, or exits unsuccessfully.
+pub async fn run_herald_ok(args: &[&str], deadline: Duration) -> Result<String> {
+    let out = run_herald(args, deadline).await?;
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    if !out.status.success() {
+        bail!(
+            "herald {args:?} failed ({}):\n{stdout}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(stdout)
 }

@@ -1,10 +1,13 @@
 //! Publishing events into JetStream, and waiting for a worker's consumers.
 
+use std::future::{Future, IntoFuture as _};
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
 use async_nats::HeaderMap;
-use async_nats::jetstream::{self, context::PublishAckFuture, publish::PublishAck};
+use async_nats::jetstream::context::{PublishAckFuture, PublishError};
+use async_nats::jetstream::message::PublishMessage;
+use async_nats::jetstream::{self, publish::PublishAck};
 use bytes::Bytes;
 use serde_json::{Value, json};
 use tokio::time::Instant;
@@ -70,6 +73,47 @@ pub async fn publish_all(
     let mut fresh = 0;
     for ack in pending {
         if !ack.await.context("no PubAck")?.duplicate {
+            fresh += 1;
+        }
+    }
+    Ok(fresh)
+}
+
+/// Publishes every `(subject, msg_id, payload)` as fast as JetStream stores
+/// them: up to `window` publishes await their PubAcks together, so millions of
+/// events go out at the server's pace without holding them all in memory.
+/// The iterator is drawn lazily (a payload may carry its send time). Returns
+/// how many were stored as new (not duplicates by `Nats-Msg-Id`).
+///
+/// # Errors
+/// When any is not stored.
+pub async fn publish_windowed(
+    js: &jetstream::Context,
+    window: usize,
+    events: impl IntoIterator<Item = (String, String, Bytes)>,
+) -> Result<usize> {
+    let mut pending = Vec::with_capacity(window.max(1));
+    let mut fresh = 0;
+    for (subject, id, payload) in events {
+        let message = PublishMessage::build().payload(payload).message_id(id);
+        let ack = js
+            .send_publish(subject.clone(), message)
+            .await
+            .with_context(|| format!("publishing to {subject}"))?;
+        pending.push(ack.into_future());
+        if pending.len() >= window.max(1) {
+            fresh += count_fresh(pending.drain(..)).await?;
+        }
+    }
+    Ok(fresh + count_fresh(pending).await?)
+}
+
+async fn count_fresh(
+    acks: impl IntoIterator<Item = impl Future<Output = Result<PublishAck, PublishError>>>,
+) -> Result<usize> {
+    let mut fresh = 0;
+    for ack in futures::future::join_all(acks).await {
+        if !ack.context("no PubAck")?.duplicate {
             fresh += 1;
         }
     }

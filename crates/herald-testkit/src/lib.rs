@@ -17,12 +17,14 @@
 //!   ([`Recorded`]) and answers from a script of [`Reply`]s (status, headers,
 //!   body, delay); over HTTPS with a test CA's certificate if asked.
 //! - [`wait`]: [`wait_until`] and [`wait_for_some`], polling with a deadline.
-//! - [`binaries`]: [`binary`], the workspace binaries, built once per test process.
+//! - [`binaries`]: [`binary`], the workspace binaries, built once per test
+//!   process; [`run_herald`] and [`run_herald_ok`] run the `herald` command.
 //! - [`worker`]: [`WorkerProcess`], a worker binary run as a child (SIGKILL,
 //!   SIGTERM, logs kept in a temp file), started from a [`WorkerCommand`].
 //! - [`fleet`]: fleet configuration documents with fast test defaults
 //!   ([`fleet()`], [`webhook`], [`teams`], [`jira`]) written by [`ConfigFile`].
-//! - [`events`]: publishing events with `Nats-Msg-Id` and awaiting the PubAck;
+//! - [`events`]: publishing events with `Nats-Msg-Id` and awaiting the PubAck
+//!   (one, a few, or millions in windows with [`publish_windowed`]);
 //!   [`wait_for_consumer`], the readiness check for a worker process.
 //! - [`channel`]: channel test scaffolding: [`destination`] from YAML,
 //!   [`envelope`] and [`seed_envelope`], fixed times ([`at`]) and contexts.
@@ -57,15 +59,15 @@ pub mod wait;
 pub mod worker;
 pub mod yaml;
 
-pub use binaries::binary;
+pub use binaries::{binary, run_herald, run_herald_ok};
 pub use channel::{
     at, context, destination, envelope, example_settings, failure, http_reply, seed_envelope,
     try_destination,
 };
 pub use dlq::{DLQ_STREAM, DeadLetter, dead_letters, wait_for_dead_letters};
 pub use events::{
-    EVENT_STREAM, event, publish, publish_all, publish_with_headers, wait_for_consumer,
-    wait_for_consumer_idle,
+    EVENT_STREAM, event, publish, publish_all, publish_windowed, publish_with_headers,
+    wait_for_consumer, wait_for_consumer_idle,
 };
 pub use fleet::{ConfigFile, fleet, jira, teams, webhook, write_fleet_config};
 pub use golden::Goldens;

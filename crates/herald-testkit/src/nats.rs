@@ -148,6 +148,46 @@ impl NatsServer {
         Ok(())
     }
 
+    /// Stops the server gracefully (SIGTERM: it flushes its store and closes
+    /// client connections) and waits up to `deadline` for it to exit.
+    ///
+    /// # Errors
+    /// When it cannot be signalled or does not exit in time (it is then killed).
+    pub async fn terminate(&mut self, deadline: Duration) -> Result<()> {
+        let Some(pid) = self.child.as_ref().map(Child::id) else {
+            return Ok(());
+        };
+        let status = Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .context("running kill -TERM")?;
+        if !status.success() {
+            bail!("kill -TERM nats-server failed: {status}");
+        }
+        let end = Instant::now() + deadline;
+        while let Some(child) = self.child.as_mut()
+            && child.try_wait()?.is_none()
+        {
+            if Instant::now() >= end {
+                self.kill()?;
+                bail!("nats-server did not stop within {deadline:?} of SIGTERM");
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        self.child = None;
+        Ok(())
+    }
+
+    /// Stops the server gracefully (see [`Self::terminate`]), then starts it
+    /// again on the same port and store, and waits until JetStream answers.
+    ///
+    /// # Errors
+    /// When the server does not stop or does not come back.
+    pub async fn restart_gracefully(&mut self) -> Result<()> {
+        self.terminate(READY_DEADLINE).await?;
+        self.launch().await
+    }
+
     /// Kills the server if it runs, then starts it again on the same port and
     /// store, and waits until JetStream answers.
     ///

@@ -5,7 +5,7 @@
 //! default reply (`200 OK` unless changed). A reply may wait before answering,
 //! to play a slow or hanging endpoint.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::fmt;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -94,6 +94,9 @@ pub struct Recorded {
     /// When the server finished answering it (`None` while it waits, or when
     /// the client gave up first).
     pub answered: Option<Instant>,
+    /// The status of the reply it was given, chosen on arrival (0 while the
+    /// responder is still choosing it).
+    pub status: u16,
 }
 
 impl Recorded {
@@ -123,6 +126,11 @@ impl Recorded {
     pub fn event_id(&self) -> Option<&str> {
         self.header("x-herald-event-id")
     }
+
+    /// True when the reply it was given is a success (2xx).
+    pub fn accepted(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
 }
 
 /// Chooses a reply for a request, or `None` to fall through to the default.
@@ -134,6 +142,10 @@ struct Shared {
     responder: Mutex<Option<Responder>>,
     default: Mutex<Reply>,
     arrived: watch::Sender<usize>,
+    /// When set, only these headers (lowercase) are recorded, and no body.
+    lean: Mutex<Option<Vec<String>>>,
+    /// Event ids given a 2xx reply at least once.
+    accepted: Mutex<HashSet<String>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -182,6 +194,8 @@ impl Receiver {
             responder: Mutex::new(None),
             default: Mutex::new(default),
             arrived,
+            lean: Mutex::new(None),
+            accepted: Mutex::new(HashSet::new()),
         });
         let app = Router::new().fallback(handle).with_state(shared.clone());
         let server = tokio::spawn(async move {
@@ -229,6 +243,8 @@ impl Receiver {
             responder: Mutex::new(None),
             default: Mutex::new(Reply::ok()),
             arrived,
+            lean: Mutex::new(None),
+            accepted: Mutex::new(HashSet::new()),
         });
         let app = Router::new().fallback(handle).with_state(shared.clone());
         let server = tokio::spawn(async move {
@@ -286,6 +302,17 @@ impl Receiver {
     /// It runs while the request log is locked: it must not call the receiver.
     pub fn respond_with(&self, f: impl Fn(&Recorded) -> Option<Reply> + Send + Sync + 'static) {
         *lock(&self.shared.responder) = Some(Arc::new(f));
+    }
+
+    /// Records only these headers of each request and no body, so that a
+    /// receiver taking millions of requests stays small.
+    pub fn keep_only(&self, headers: &[&str]) {
+        *lock(&self.shared.lean) = Some(headers.iter().map(|h| h.to_ascii_lowercase()).collect());
+    }
+
+    /// How many distinct events (`X-Herald-Event-Id`) were given a 2xx reply.
+    pub fn accepted_events(&self) -> usize {
+        lock(&self.shared.accepted).len()
     }
 
     /// Every request so far, in arrival order.
@@ -368,6 +395,7 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     let body = axum::body::to_bytes(body, MAX_BODY)
         .await
         .unwrap_or_default();
+    let lean = lock(&shared.lean).clone();
     let path = parts
         .uri
         .path_and_query()
@@ -375,6 +403,10 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     let headers = parts
         .headers
         .iter()
+        .filter(|(k, _)| {
+            lean.as_ref()
+                .is_none_or(|keep| keep.iter().any(|h| h == k.as_str()))
+        })
         .map(|(k, v)| {
             (
                 k.as_str().to_string(),
@@ -390,9 +422,10 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
             method: parts.method.as_str().to_string(),
             path,
             headers,
-            body,
+            body: if lean.is_some() { Bytes::new() } else { body },
             arrived,
             answered: None,
+            status: 0,
         };
         let scripted = lock(&shared.script).pop_front();
         let reply = scripted
@@ -401,6 +434,13 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
                 responder.and_then(|f| f(&recorded))
             })
             .unwrap_or_else(|| lock(&shared.default).clone());
+        let mut recorded = recorded;
+        recorded.status = reply.status;
+        if recorded.accepted()
+            && let Some(id) = recorded.event_id()
+        {
+            lock(&shared.accepted).insert(id.to_string());
+        }
         requests.push(recorded);
         (index, reply)
     };

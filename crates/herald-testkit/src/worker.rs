@@ -185,6 +185,20 @@ impl WorkerProcess {
         }
     }
 
+    /// Its peak resident set size so far in KiB (`VmHWM` in `/proc/<pid>/status`).
+    ///
+    /// # Errors
+    /// When the process has exited or the file has no `VmHWM` line.
+    pub fn peak_rss_kib(&self) -> Result<u64> {
+        let path = format!("/proc/{}/status", self.pid());
+        let status = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .with_context(|| format!("no VmHWM in {path}"))
+    }
+
     /// True while the process runs.
     pub fn is_running(&mut self) -> bool {
         self.exited.is_none() && matches!(self.child.try_wait(), Ok(None))

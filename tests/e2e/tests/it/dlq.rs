@@ -4,16 +4,16 @@
 //! that destination only, never to another that already had it; a replay of
 //! something the destination has (a receipt exists) sends nothing unless forced.
 
-use std::process::{Output, Stdio};
+use std::process::Output;
 use std::time::Duration;
 
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Context as _, Result};
 use herald_core::config::ReplayConfig;
 use herald_core::jetstream::{replay_consumer_name, replay_subject};
 use herald_core::replay::replay_of;
 use herald_testkit::{
-    NatsServer, Receiver, Reply, WorkerCommand, binary, dead_letters, event, publish,
-    wait_for_consumer_idle, wait_for_dead_letters, webhook, write_fleet_config,
+    NatsServer, Receiver, Reply, WorkerCommand, dead_letters, event, publish, run_herald,
+    run_herald_ok, wait_for_consumer_idle, wait_for_dead_letters, webhook, write_fleet_config,
 };
 use serde_json::json;
 
@@ -21,35 +21,12 @@ use crate::support::{SOON, wait_idle, wait_ready};
 
 /// Runs the `herald` binary with `args`, failing after `SOON`.
 pub(crate) async fn herald(args: &[&str]) -> Result<Output> {
-    let child = tokio::process::Command::new(binary("herald")?)
-        .args(args)
-        .env_remove("NATS_URL")
-        .env_remove("HERALD_CONFIG")
-        .env("HERALD_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .context("starting herald")?;
-    tokio::time::timeout(SOON, child.wait_with_output())
-        .await
-        .with_context(|| format!("herald {args:?} did not finish"))?
-        .context("reading herald's output")
+    run_herald(args, SOON).await
 }
 
 /// Runs `herald` and returns its standard output, failing when it fails.
 pub(crate) async fn herald_ok(args: &[&str]) -> Result<String> {
-    let out = herald(args).await?;
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    if !out.status.success() {
-        bail!(
-            "herald {args:?} failed ({}):\n{stdout}\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    Ok(stdout)
+    run_herald_ok(args, SOON).await
 }
 
 async fn replay_idle(js: &async_nats::jetstream::Context, destination: &str) -> Result<()> {
