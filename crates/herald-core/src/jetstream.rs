@@ -156,14 +156,23 @@ fn connect_error(e: &async_nats::ConnectError, mode: &str) -> String {
     }
 }
 
-/// An error's text cut at its first line, with anything after `nkey`/`seed`
-/// markers dropped (library errors sometimes quote what they could not parse).
+/// An error's first line, with anything shaped like an NKey seed or a JWT
+/// replaced (library errors sometimes quote what they could not parse).
 fn first_line_without_secrets(text: &str) -> String {
     let line = text.lines().next().unwrap_or_default();
-    match line.find("SU") {
-        Some(i) if line[i..].len() > 40 => format!("{}<redacted>", &line[..i]),
-        _ => line.to_owned(),
-    }
+    line.split(' ')
+        .map(|word| {
+            let token = word.trim_matches(|c: char| !c.is_ascii_alphanumeric());
+            let seed = token.len() >= 56
+                && token.starts_with('S')
+                && token
+                    .bytes()
+                    .all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b));
+            let jwt = token.starts_with("eyJ") && token.len() > 40;
+            if seed || jwt { "<redacted>" } else { word }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Creates the event stream if it is missing, or checks it exists when `create` is off.
@@ -446,4 +455,28 @@ async fn ensure_pull_consumer(
         ));
     }
     Ok(consumer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::first_line_without_secrets;
+
+    #[test]
+    fn seeds_and_jwts_are_cut_from_errors() {
+        let seed = "SUAMLK2ZNL35WSMW37E7UD4VZ7ELPKW7DHC3BWBSD2GCZ7IUQQXZIORRBU";
+        assert_eq!(
+            first_line_without_secrets(&format!("bad key `{seed}` here\nnext")),
+            "bad key <redacted> here"
+        );
+        assert_eq!(
+            first_line_without_secrets(
+                "jwt eyJ0eXAiOiJKV1QiLCJhbGciOiJlZDI1NTE5LW5rZXkifQ.x.y refused"
+            ),
+            "jwt <redacted> refused"
+        );
+        assert_eq!(
+            first_line_without_secrets("SUCCESS is not an error"),
+            "SUCCESS is not an error"
+        );
+    }
 }
