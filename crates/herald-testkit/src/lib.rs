@@ -11,6 +11,8 @@
 //! - [`nats`]: [`NatsServer`], a `nats-server -js` child process that can be
 //!   killed (SIGKILL) and restarted on the same port and store, optionally
 //!   with a configuration file (authentication, TLS).
+//! - [`nats_cluster`]: [`NatsCluster`], clustered `nats-server -js` nodes
+//!   (routes, a store and a monitoring port each) to kill and restart one by one.
 //! - [`nats_auth`]: server configurations and client secrets for NATS
 //!   authentication tests (NKey users; operator JWTs and `.creds` files).
 //! - [`receiver`]: [`Receiver`], an axum HTTP server that records every request
@@ -51,6 +53,7 @@ pub mod golden;
 pub mod metrics;
 pub mod nats;
 pub mod nats_auth;
+pub mod nats_cluster;
 pub mod receiver;
 pub mod seeds;
 pub mod smtp;
@@ -73,6 +76,7 @@ pub use fleet::{ConfigFile, fleet, jira, teams, webhook, write_fleet_config};
 pub use golden::Goldens;
 pub use metrics::{Sample, Scrape};
 pub use nats::{NatsServer, free_port};
+pub use nats_cluster::NatsCluster;
 pub use receiver::{Receiver, Recorded, Reply, Responder};
 pub use seeds::{SEED_DIR, SeedEvent, load_seed_events, seed_event, seed_events};
 pub use smtp::{SmtpMessage, SmtpScript, SmtpServer};

@@ -261,7 +261,7 @@ impl NatsServer {
 }
 
 /// True when a client can connect and JetStream answers `$JS.API.INFO`.
-async fn jetstream_answers(url: &str, options: async_nats::ConnectOptions) -> bool {
+pub(crate) async fn jetstream_answers(url: &str, options: async_nats::ConnectOptions) -> bool {
     let Ok(Ok(client)) = tokio::time::timeout(
         Duration::from_secs(2),
         options
@@ -288,7 +288,7 @@ async fn jetstream_answers(url: &str, options: async_nats::ConnectOptions) -> bo
 
 /// `nats-server` from `PATH`, else Debian's `/usr/sbin/nats-server` (`/usr/sbin`
 /// is not on every user's `PATH`).
-fn server_binary() -> std::path::PathBuf {
+pub(crate) fn server_binary() -> std::path::PathBuf {
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
         .chain(["/usr/sbin", "/usr/local/sbin"].map(std::path::PathBuf::from))
@@ -303,7 +303,7 @@ fn is_missing_binary(e: &anyhow::Error) -> bool {
     e.to_string() == MISSING
 }
 
-fn tail(text: &str, lines: usize) -> String {
+pub(crate) fn tail(text: &str, lines: usize) -> String {
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
 }

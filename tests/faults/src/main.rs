@@ -20,7 +20,7 @@ use herald_faults::{Scale, Scenario};
 )]
 struct Args {
     /// A scenario (kill, nats-restart, receivers, dlq, shutdown, backlog,
-    /// replicas) or `all`; repeatable.
+    /// replicas, cluster) or `all`; repeatable.
     #[arg(long, default_value = "all")]
     scenario: Vec<String>,
     /// The full loads (50,000 events and 20 kills, a 5-minute outage, 1,000,000 events of backlog).

@@ -3,9 +3,9 @@
 //! [`Worker::start`] connects, provisions the streams, the receipts bucket and one
 //! durable pull consumer per (destination, pattern), and starts pulling. It
 //! returns once every consumer exists, so events published after it returns are
-//! delivered. [`Worker::shutdown`] stops pulling, hands back events not started,
-//! lets in-flight deliveries finish within `worker.shutdown_timeout`, flushes the
-//! acks and drains the connection.
+//! delivered. [`Worker::shutdown`] stops pulling, delivers the events already
+//! pulled and lets in-flight deliveries finish, all within
+//! `worker.shutdown_timeout`, then flushes the acks and drains the connection.
 //!
 //! Each destination also has a durable consumer on its own replay subject
 //! (`herald dlq replay`), delivered through the same path. The worker keeps
@@ -243,16 +243,20 @@ impl Worker {
         self.stats.keys().map(String::as_str)
     }
 
-    /// Stops gracefully: stop pulling, NAK what was not started, let in-flight
-    /// deliveries finish (up to `worker.shutdown_timeout`), flush acks, drain.
+    /// Stops gracefully: stop pulling, deliver what was already pulled, let
+    /// in-flight deliveries finish (all within `worker.shutdown_timeout`),
+    /// flush acks, drain. Nothing pulled is NAKed: a NAKed event stays pending
+    /// on the consumer, unacknowledged, until another pull takes it.
     pub async fn shutdown(self) {
+        let deadline = tokio::time::Instant::now() + self.shutdown_timeout;
         self.monitor.health.set_stopping();
         self.shared.cancel.cancel();
         self.loops.close();
-        self.loops.wait().await;
+        // The pull loops end once their last request is answered or expired.
+        let _ = tokio::time::timeout_at(deadline, self.loops.wait()).await;
         self.shared.tracker.close();
         let in_flight = self.shared.tracker.len();
-        if tokio::time::timeout(self.shutdown_timeout, self.shared.tracker.wait())
+        if tokio::time::timeout_at(deadline, self.shared.tracker.wait())
             .await
             .is_err()
         {

@@ -140,7 +140,7 @@ pub(super) async fn pull_loop<C: Channel>(
         loop {
             let next = tokio::select! {
                 () = cancel.cancelled() => {
-                    release_unstarted(&mut batch, rt.shared.pull_expires).await;
+                    finish_batch(&rt, &mut batch, &mut credits, &consumer_name, source).await;
                     return;
                 }
                 m = batch.next() => m,
@@ -178,16 +178,33 @@ fn spawn_delivery<C: Channel>(
         .spawn(deliver(rt.clone(), msg, slot, admission).instrument(span));
 }
 
-/// On shutdown, events already on their way to this pull request are handed
-/// back at once (NAK) so another replica takes them without waiting `ack_wait`.
-async fn release_unstarted(batch: &mut pull::Batch, expires: Duration) {
-    let deadline = tokio::time::Instant::now() + expires + Duration::from_secs(1);
-    while let Ok(Some(next)) = tokio::time::timeout_at(deadline, batch.next()).await {
-        match next {
-            Ok(msg) => ack(&msg, AckKind::Nak(None)).await,
-            Err(_) => break,
+/// On shutdown, the events already on their way to this pull request are
+/// delivered like those before them: each holds a credit, and the request ends
+/// when its count is reached or the server expires it. (A NAK would leave each
+/// one pending on the consumer, unacknowledged, until another pull takes it,
+/// and dropping the request would strand it until `ack_wait`.)
+async fn finish_batch<C: Channel>(
+    rt: &Arc<DestinationRuntime<C>>,
+    batch: &mut pull::Batch,
+    credits: &mut Vec<OwnedSemaphorePermit>,
+    consumer: &str,
+    source: Source,
+) {
+    let deadline = tokio::time::Instant::now() + rt.shared.pull_expires + Duration::from_secs(1);
+    let mut finished = 0usize;
+    while let Ok(Some(Ok(msg))) = tokio::time::timeout_at(deadline, batch.next()).await {
+        match credits.pop() {
+            Some(slot) => {
+                spawn_delivery(rt, msg, slot, consumer, source);
+                finished += 1;
+            }
+            None => ack(&msg, AckKind::Nak(None)).await,
         }
     }
+    debug!(
+        consumer,
+        finished, "Events already pulled delivered on shutdown."
+    );
 }
 
 /// 100 ms, doubling, at most 5 s.

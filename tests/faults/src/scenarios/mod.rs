@@ -1,6 +1,7 @@
 //! The scenarios, one module each; [`Scenario`] names them and runs one.
 
 pub mod backlog;
+pub mod cluster;
 pub mod dlq;
 pub mod kill;
 pub mod nats_restart;
@@ -30,11 +31,14 @@ pub enum Scenario {
     Backlog,
     /// [`replicas`]: two and four replicas, no faults.
     Replicas,
+    /// [`cluster`]: three clustered nats-servers, the stream leader killed,
+    /// a rolling restart.
+    Cluster,
 }
 
 impl Scenario {
     /// Every scenario, in the order the suite runs them.
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 8] = [
         Self::Kill,
         Self::NatsRestart,
         Self::Receivers,
@@ -42,6 +46,7 @@ impl Scenario {
         Self::Shutdown,
         Self::Backlog,
         Self::Replicas,
+        Self::Cluster,
     ];
 
     /// Its name on the command line.
@@ -54,6 +59,7 @@ impl Scenario {
             Self::Shutdown => "shutdown",
             Self::Backlog => "backlog",
             Self::Replicas => "replicas",
+            Self::Cluster => "cluster",
         }
     }
 
@@ -76,6 +82,7 @@ impl Scenario {
             Self::Shutdown => vec![shutdown::run(scale).await?],
             Self::Backlog => vec![backlog::run(scale).await?],
             Self::Replicas => replicas::run(scale).await?,
+            Self::Cluster => vec![cluster::run(scale).await?],
         })
     }
 }
