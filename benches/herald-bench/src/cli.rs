@@ -102,7 +102,7 @@ pub(crate) struct Args {
     /// Throughput: events in each timed burst.
     #[arg(long, default_value_t = 100_000)]
     pub(crate) events: u64,
-    /// Rounds of the throughput, fan-out, slow-receiver and channel scenarios;
+    /// Rounds of the throughput, fan-out and channel scenarios;
     /// each round runs every system (or setting) once, in rotating order. Medians are reported.
     #[arg(long, default_value_t = 3)]
     pub(crate) runs: u32,
@@ -146,6 +146,9 @@ pub(crate) struct Args {
     /// Slow receivers: the destination's `concurrency` settings to try.
     #[arg(long, value_delimiter = ',', default_values_t = [1, 8, 32, 128])]
     pub(crate) slow_concurrency: Vec<u32>,
+    /// Slow receivers: rounds (each runs every setting once).
+    #[arg(long, default_value_t = 1)]
+    pub(crate) slow_runs: u32,
     /// Slow receivers: seconds each setting should take at the expected rate.
     #[arg(long, default_value_t = 5)]
     pub(crate) slow_secs: u64,

@@ -30,11 +30,11 @@ pub(crate) async fn run(bench: &Bench) -> anyhow::Result<String> {
     let a = &bench.args;
     eprintln!(
         "slow receivers: {} ms per request, concurrency {:?}, x {} round(s)",
-        a.slow_delay_ms, a.slow_concurrency, a.runs
+        a.slow_delay_ms, a.slow_concurrency, a.slow_runs
     );
     let mut order = a.slow_concurrency.clone();
     let mut runs = Vec::new();
-    for round in 1..=a.runs {
+    for round in 1..=a.slow_runs {
         for c in &order {
             let r = run_once(bench, *c, round)
                 .await
@@ -96,7 +96,7 @@ fn report(bench: &Bench, runs: &[Run]) -> String {
     let _ = writeln!(
         out,
         "### Slow receiver: {} ms per request, {} round(s)\n",
-        a.slow_delay_ms, a.runs
+        a.slow_delay_ms, a.slow_runs
     );
     let _ = writeln!(
         out,

@@ -146,7 +146,7 @@ fn report(bench: &Bench, starts: &[Start], exec_ms: f64) -> String {
             let ms = median(of().map(|s| s.ms).collect());
             let _ = writeln!(
                 out,
-                "| {d} | {} | {} | {ms:.1} | {:.1} | {:.1}× | {:.0} | {:.1} | {} |",
+                "| {d} | {} | {} | {ms:.1} | {:.1} | {:.1}× | {} | {:.1} | {} |",
                 if first {
                     "first (provisions)"
                 } else {
@@ -155,7 +155,7 @@ fn report(bench: &Bench, starts: &[Start], exec_ms: f64) -> String {
                 of().count(),
                 of().map(|s| s.ms).fold(0.0, f64::max),
                 ms / exec_ms,
-                median(of().map(|s| s.cpu_ms).collect()),
+                cpu_ms(median(of().map(|s| s.cpu_ms).collect()), bench.ticks),
                 median(of().map(|s| s.peak_mib).collect()),
                 of().map(|s| s.threads).max().unwrap_or(0),
             );
@@ -169,4 +169,14 @@ fn report(bench: &Bench, starts: &[Start], exec_ms: f64) -> String {
         bench.ticks
     );
     out
+}
+
+/// CPU time in ms, or `< tick` when below one clock tick.
+fn cpu_ms(ms: f64, ticks: u64) -> String {
+    let tick_ms = 1000.0 / ticks.max(1) as f64;
+    if ms < tick_ms {
+        format!("< {tick_ms:.0}")
+    } else {
+        format!("{ms:.0}")
+    }
 }
