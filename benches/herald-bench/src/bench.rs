@@ -287,7 +287,7 @@ pub(crate) fn pattern() -> anyhow::Result<SubjectPattern> {
 
 /// A fleet configuration: `nats.url`, the given `worker` keys (metrics on a
 /// free loopback port unless set) and `destinations`.
-pub(crate) fn fleet(nats_url: &str, worker: Value, destinations: Vec<Value>) -> Value {
+pub(crate) fn fleet(nats_url: &str, worker: Value, destinations: &[Value]) -> Value {
     let mut worker = worker;
     if let Some(w) = worker.as_object_mut() {
         w.entry("metrics_listen")
@@ -379,7 +379,12 @@ fn binaries(no_build: bool, channels: &[ChannelKind]) -> anyhow::Result<PathBuf>
     let exe = std::env::current_exe()?;
     let dir = exe.parent().context("executable has no directory")?;
     let mut needed = vec![dir.join("bare-consumer")];
-    needed.extend(packages.iter().filter(|p| *p != "herald-bench").map(|p| dir.join(p)));
+    needed.extend(
+        packages
+            .iter()
+            .filter(|p| *p != "herald-bench")
+            .map(|p| dir.join(p)),
+    );
     for b in &needed {
         if !b.exists() {
             bail!("{} is missing; build it or drop --no-build", b.display());
@@ -394,10 +399,16 @@ mod tests {
 
     #[test]
     fn fleet_configs_parse() {
-        let hooks = (0..3)
-            .map(|i| webhook(&format!("fan-{i}"), &format!("http://127.0.0.1:2/hook/{i}"), i == 0))
+        let hooks: Vec<Value> = (0..3)
+            .map(|i| {
+                webhook(
+                    &format!("fan-{i}"),
+                    &format!("http://127.0.0.1:2/hook/{i}"),
+                    i == 0,
+                )
+            })
             .collect();
-        let doc = fleet("nats://127.0.0.1:1", json!({"concurrency": 64}), hooks);
+        let doc = fleet("nats://127.0.0.1:1", json!({"concurrency": 64}), &hooks);
         let yaml = herald_testkit::yaml::to_yaml(&doc);
         let c = herald_core::config::FleetConfig::from_yaml(&yaml, "bench.yaml").unwrap();
         assert_eq!(c.worker.concurrency, 64);

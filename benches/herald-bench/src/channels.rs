@@ -100,7 +100,7 @@ pub(crate) async fn run(bench: &Bench) -> anyhow::Result<String> {
 }
 
 /// The stand-in for `channel` and the destination's channel keys.
-async fn provider(channel: ChannelKind) -> anyhow::Result<(Provider, Value)> {
+async fn provider(bench: &Bench, channel: ChannelKind) -> anyhow::Result<(Provider, Value)> {
     let http = |reply: Reply| async move {
         let r = Receiver::start_with_default(reply).await?;
         r.keep_only(&[]);
@@ -116,12 +116,7 @@ async fn provider(channel: ChannelKind) -> anyhow::Result<(Provider, Value)> {
             (Provider::Http(r), keys)
         }
         ChannelKind::Slack => {
-            let r = http(
-                Reply::ok()
-                    .header("content-type", "text/plain")
-                    .body("ok"),
-            )
-            .await?;
+            let r = http(Reply::ok().header("content-type", "text/plain").body("ok")).await?;
             let keys = json!({"webhook_url": r.url()});
             (Provider::Http(r), keys)
         }
@@ -149,7 +144,9 @@ async fn provider(channel: ChannelKind) -> anyhow::Result<(Provider, Value)> {
             let r = http(
                 Reply::status(202)
                     .header("content-type", "application/json")
-                    .body(r#"{"status":"success","message":"Event processed","dedup_key":"bench"}"#),
+                    .body(
+                        r#"{"status":"success","message":"Event processed","dedup_key":"bench"}"#,
+                    ),
             )
             .await?;
             let keys = json!({"routing_key": PD_KEY, "events_url": r.url()});
@@ -177,7 +174,7 @@ async fn provider(channel: ChannelKind) -> anyhow::Result<(Provider, Value)> {
         }
         ChannelKind::Email => {
             let s = SmtpServer::start().await?;
-            let keys = json!({
+            let mut keys = json!({
                 "from": "Herald <herald@example.com>",
                 "to": ["ops@example.com"],
                 "smtp": {
@@ -188,6 +185,9 @@ async fn provider(channel: ChannelKind) -> anyhow::Result<(Provider, Value)> {
                     "ca_file": s.ca_file().display().to_string(),
                 },
             });
+            if let Some(n) = bench.args.email_pool_max_idle {
+                keys["smtp"]["pool_max_idle"] = json!(n);
+            }
             (Provider::Smtp(s), keys)
         }
     })
@@ -203,7 +203,7 @@ async fn run_once(
     let a = &bench.args;
     let events = a.channel_events.max(1);
     let stack = Stack::start(bench, 1, 0, 1).await?;
-    let (provider, keys) = provider(channel).await?;
+    let (provider, keys) = provider(bench, channel).await?;
     let mut dest = json!({
         "name": "bench",
         "channel": channel.name(),
@@ -213,10 +213,10 @@ async fn run_once(
     if let (Some(d), Some(k)) = (dest.as_object_mut(), keys.as_object()) {
         d.extend(k.clone());
     }
-    let doc = fleet(&stack.nats.url, json!({}), vec![dest]);
+    let doc = fleet(&stack.nats.url, json!({}), &[dest]);
     let mut worker = bench.spawn_worker(channel, &doc, stack.dir.path(), &[])?;
-    let pattern = herald_core::routing::SubjectPattern::parse("rotation.>")
-        .map_err(anyhow::Error::msg)?;
+    let pattern =
+        herald_core::routing::SubjectPattern::parse("rotation.>").map_err(anyhow::Error::msg)?;
     let cname = consumer_name(channel.name(), "bench", &pattern);
     wait_pulling(&stack.js, &mut worker, &cname).await?;
 
@@ -225,10 +225,18 @@ async fn run_once(
             let mut e = seed.clone();
             e["id"] = json!(format!("bench-{seq}"));
             e["correlation"] = json!(format!("bench-corr-{seq}"));
-            (subject.to_string(), format!("bench-{seq}"), e.to_string().into())
+            (
+                subject.to_string(),
+                format!("bench-{seq}"),
+                e.to_string().into(),
+            )
         })
         .collect();
-    let cpu0 = (Cpu::of(worker.pid)?, Cpu::of(stack.nats.proc.pid)?, Cpu::of(0)?);
+    let cpu0 = (
+        Cpu::of(worker.pid)?,
+        Cpu::of(stack.nats.proc.pid)?,
+        Cpu::of(0)?,
+    );
     let busy0 = procs::machine_busy_ticks()?;
     let t0 = bench.now_ns();
     herald_testkit::publish_windowed(&stack.js, a.window, payloads).await?;
@@ -252,7 +260,11 @@ async fn run_once(
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let t1 = bench.now_ns();
-    let cpu1 = (Cpu::of(worker.pid)?, Cpu::of(stack.nats.proc.pid)?, Cpu::of(0)?);
+    let cpu1 = (
+        Cpu::of(worker.pid)?,
+        Cpu::of(stack.nats.proc.pid)?,
+        Cpu::of(0)?,
+    );
     let busy1 = procs::machine_busy_ticks()?;
     let dead_lettered = match stack.js.get_stream("HERALD_DLQ").await {
         Ok(mut s) => s.info().await?.state.messages,

@@ -87,7 +87,9 @@ pub(crate) const ALL_CHANNELS: &[ChannelKind] = &[
 ];
 
 #[derive(Debug, Parser)]
-#[command(about = "Herald's benchmark suite: each figure against a reference measured in the same run.")]
+#[command(
+    about = "Herald's benchmark suite: each figure against a reference measured in the same run."
+)]
 pub(crate) struct Args {
     /// Scenarios to run, in this order.
     #[arg(long, value_enum, value_delimiter = ',', default_values_t = [
@@ -179,6 +181,10 @@ pub(crate) struct Args {
     /// Channels: events per run.
     #[arg(long, default_value_t = 5_000)]
     pub(crate) channel_events: u64,
+
+    /// Channels: the email destination's `smtp.pool_max_idle` (its default when absent).
+    #[arg(long)]
+    pub(crate) email_pool_max_idle: Option<usize>,
 
     /// Do not run `cargo build` for the binaries first.
     #[arg(long)]

@@ -7,7 +7,7 @@
 use std::fmt::Write as _;
 
 use herald_core::jetstream::consumer_name;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::bench::{Bench, Stack, fleet, pattern, wait_pulling, webhook};
 use crate::cli::ChannelKind;
@@ -57,17 +57,27 @@ async fn run_once(bench: &Bench, destinations: u64, round: u32) -> anyhow::Resul
     let events = (a.fanout_deliveries / n).max(1);
     let deliveries = events * n;
     let stack = Stack::start(bench, events, 0, n).await?;
-    let hooks = (0..n)
-        .map(|i| webhook(&format!("fan-{i}"), &format!("{}/{i}", stack.receiver.url), true))
+    let hooks: Vec<Value> = (0..n)
+        .map(|i| {
+            webhook(
+                &format!("fan-{i}"),
+                &format!("{}/{i}", stack.receiver.url),
+                true,
+            )
+        })
         .collect();
-    let doc = fleet(&stack.nats.url, json!({}), hooks);
+    let doc = fleet(&stack.nats.url, json!({}), &hooks);
     let mut worker = bench.spawn_worker(ChannelKind::Webhook, &doc, stack.dir.path(), &[])?;
     let p = pattern()?;
     for i in 0..n {
         let cname = consumer_name("webhook", &format!("fan-{i}"), &p);
         wait_pulling(&stack.js, &mut worker, &cname).await?;
     }
-    let cpu0 = (Cpu::of(worker.pid)?, Cpu::of(stack.nats.proc.pid)?, Cpu::of(0)?);
+    let cpu0 = (
+        Cpu::of(worker.pid)?,
+        Cpu::of(stack.nats.proc.pid)?,
+        Cpu::of(0)?,
+    );
     let busy0 = procs::machine_busy_ticks()?;
     let t0 = bench.now_ns();
     stack.receiver.tally.set_target(deliveries);
@@ -75,7 +85,11 @@ async fn run_once(bench: &Bench, destinations: u64, round: u32) -> anyhow::Resul
     let done = bench
         .wait_delivered(&stack.receiver, &mut worker, deliveries)
         .await?;
-    let cpu1 = (Cpu::of(worker.pid)?, Cpu::of(stack.nats.proc.pid)?, Cpu::of(0)?);
+    let cpu1 = (
+        Cpu::of(worker.pid)?,
+        Cpu::of(stack.nats.proc.pid)?,
+        Cpu::of(0)?,
+    );
     let busy1 = procs::machine_busy_ticks()?;
     let t1 = bench.now_ns();
     worker.stop().await;

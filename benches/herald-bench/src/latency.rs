@@ -55,7 +55,11 @@ async fn run_once(bench: &Bench, system: System, round: u32, events: u64) -> any
     let a = &bench.args;
     let stack = Stack::start(bench, events, events, 1).await?;
     let mut consumer = start_system(bench, &stack, system, a.concurrency).await?;
-    let cpu0 = (Cpu::of(consumer.pid)?, Cpu::of(stack.nats.proc.pid)?, Cpu::of(0)?);
+    let cpu0 = (
+        Cpu::of(consumer.pid)?,
+        Cpu::of(stack.nats.proc.pid)?,
+        Cpu::of(0)?,
+    );
     let busy0 = procs::machine_busy_ticks()?;
     let t0 = bench.now_ns();
     stack.receiver.tally.set_target(events);
@@ -63,7 +67,11 @@ async fn run_once(bench: &Bench, system: System, round: u32, events: u64) -> any
     bench
         .wait_delivered(&stack.receiver, &mut consumer, events)
         .await?;
-    let cpu1 = (Cpu::of(consumer.pid)?, Cpu::of(stack.nats.proc.pid)?, Cpu::of(0)?);
+    let cpu1 = (
+        Cpu::of(consumer.pid)?,
+        Cpu::of(stack.nats.proc.pid)?,
+        Cpu::of(0)?,
+    );
     let busy1 = procs::machine_busy_ticks()?;
     let t1 = bench.now_ns();
     let footprint = Footprint::of(consumer.pid)?;

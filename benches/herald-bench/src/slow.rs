@@ -62,7 +62,7 @@ async fn run_once(bench: &Bench, concurrency: u32, round: u32) -> anyhow::Result
         .set_delay(Duration::from_millis(a.slow_delay_ms));
     let mut hook = webhook("slow", &stack.receiver.url, true);
     hook["concurrency"] = json!(concurrency);
-    let doc = fleet(&stack.nats.url, json!({}), vec![hook]);
+    let doc = fleet(&stack.nats.url, json!({}), &[hook]);
     let mut worker = bench.spawn_worker(ChannelKind::Webhook, &doc, stack.dir.path(), &[])?;
     wait_pulling(
         &stack.js,

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use anyhow::bail;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::bench::{Bench, Stack, fleet, webhook};
 use crate::cli::ChannelKind;
@@ -72,7 +72,7 @@ async fn start_once(
     first: bool,
 ) -> anyhow::Result<Start> {
     let port = free_port()?;
-    let hooks = (0..destinations)
+    let hooks: Vec<Value> = (0..destinations)
         .map(|i| {
             webhook(
                 &format!("start-{i}"),
@@ -84,7 +84,7 @@ async fn start_once(
     let doc = fleet(
         &stack.nats.url,
         json!({"metrics_listen": format!("127.0.0.1:{port}")}),
-        hooks,
+        &hooks,
     );
     let http = reqwest::Client::builder()
         .timeout(Duration::from_millis(500))

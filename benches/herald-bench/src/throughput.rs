@@ -64,7 +64,7 @@ pub(crate) async fn start_system(
             let doc = fleet(
                 &stack.nats.url,
                 json!({"concurrency": concurrency}),
-                vec![webhook(
+                &[webhook(
                     "bench",
                     &stack.receiver.url,
                     system == System::HeraldSigned,
