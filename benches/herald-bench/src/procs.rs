@@ -220,3 +220,45 @@ impl NatsServer {
         Ok(Self { proc, url, varz })
     }
 }
+
+/// Memory and threads of a process, from `/proc/<pid>/status`.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Footprint {
+    /// Peak resident set (`VmHWM`), in KiB.
+    pub(crate) peak_kib: u64,
+    /// Resident set now (`VmRSS`), in KiB.
+    pub(crate) rss_kib: u64,
+    /// Threads now.
+    pub(crate) threads: u64,
+}
+
+impl Footprint {
+    /// Reads `VmHWM`, `VmRSS` and `Threads` of `pid`.
+    pub(crate) fn of(pid: u32) -> anyhow::Result<Self> {
+        let path = format!("/proc/{pid}/status");
+        let status = std::fs::read_to_string(&path).with_context(|| format!("read {path}"))?;
+        let field = |name: &str| -> u64 {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|rest| rest.split_whitespace().next())
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0)
+        };
+        Ok(Self {
+            peak_kib: field("VmHWM:"),
+            rss_kib: field("VmRSS:"),
+            threads: field("Threads:"),
+        })
+    }
+
+    /// The peak in MiB.
+    pub(crate) fn peak_mib(&self) -> f64 {
+        self.peak_kib as f64 / 1024.0
+    }
+
+    /// The resident set in MiB.
+    pub(crate) fn rss_mib(&self) -> f64 {
+        self.rss_kib as f64 / 1024.0
+    }
+}

@@ -4,14 +4,19 @@
 //! Events carry `"seq":<n>` and `"sent_ns":<ns since the bench started>` in their
 //! JSON; both appear verbatim in Herald's `envelope` body (under `data`) and in the
 //! bare consumer's body (the payload itself), so one byte search serves both.
+//!
+//! With several destinations (fan-out), destination `i` posts to `/hook/<i>`
+//! and a delivery is distinct per (destination, event). A delay set with
+//! [`Tally::set_delay`] plays a slow receiver: each request waits that long,
+//! and is counted when it is answered.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::post;
 use tokio::task::JoinHandle;
@@ -20,7 +25,12 @@ use tokio::task::JoinHandle;
 #[derive(Debug)]
 pub(crate) struct Tally {
     base: Instant,
+    /// One flag per (destination, event): `destination * events + seq`.
     seen: Vec<AtomicBool>,
+    /// Events per destination (the stride of `seen`).
+    events: u64,
+    /// Each request waits this long (ms) before it is answered and counted.
+    delay_ms: AtomicU64,
     /// Events with `seq` below this are latency-phase events.
     paced: u64,
     pub(crate) requests: AtomicU64,
@@ -55,13 +65,21 @@ impl Tally {
         }
     }
 
+    /// Makes every later request wait `delay` before it is answered.
+    pub(crate) fn set_delay(&self, delay: Duration) {
+        self.delay_ms.store(
+            u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+            Ordering::Release,
+        );
+    }
+
     /// Latency samples (µs) of the paced phase and of the burst.
     pub(crate) fn latencies(&self) -> (Vec<u32>, Vec<u32>) {
         let take = |m: &Mutex<Vec<u32>>| m.lock().unwrap_or_else(PoisonError::into_inner).clone();
         (take(&self.lat_paced_us), take(&self.lat_burst_us))
     }
 
-    fn record(&self, body: &[u8]) {
+    fn record(&self, body: &[u8], destination: u64) {
         let now = u64::try_from(self.base.elapsed().as_nanos()).unwrap_or(u64::MAX);
         self.requests.fetch_add(1, Ordering::Relaxed);
         let (Some(seq), Some(sent)) = (
@@ -71,7 +89,10 @@ impl Tally {
             self.malformed.fetch_add(1, Ordering::Relaxed);
             return;
         };
-        let Some(flag) = usize::try_from(seq).ok().and_then(|i| self.seen.get(i)) else {
+        let index = (seq < self.events)
+            .then(|| destination.saturating_mul(self.events).saturating_add(seq))
+            .and_then(|i| usize::try_from(i).ok());
+        let Some(flag) = index.and_then(|i| self.seen.get(i)) else {
             self.malformed.fetch_add(1, Ordering::Relaxed);
             return;
         };
@@ -113,7 +134,23 @@ pub(crate) fn number_after(body: &[u8], key: &[u8]) -> Option<u64> {
 }
 
 async fn hook(State(tally): State<Arc<Tally>>, body: Bytes) -> StatusCode {
-    tally.record(&body);
+    answer(&tally, &body, 0).await
+}
+
+async fn hook_of(
+    State(tally): State<Arc<Tally>>,
+    Path(destination): Path<u64>,
+    body: Bytes,
+) -> StatusCode {
+    answer(&tally, &body, destination).await
+}
+
+async fn answer(tally: &Tally, body: &[u8], destination: u64) -> StatusCode {
+    let delay = tally.delay_ms.load(Ordering::Acquire);
+    if delay > 0 {
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+    }
+    tally.record(body, destination);
     StatusCode::NO_CONTENT
 }
 
@@ -126,11 +163,20 @@ pub(crate) struct Receiver {
 }
 
 impl Receiver {
-    /// Listens on 127.0.0.1, a free port, for events `0..capacity`.
-    pub(crate) async fn start(base: Instant, capacity: u64, paced: u64) -> anyhow::Result<Self> {
+    /// Listens on 127.0.0.1, a free port, for events `0..capacity` to each of `destinations` destinations
+    /// (`/hook/0` .. `/hook/<destinations - 1>`; `/hook` is destination 0).
+    pub(crate) async fn start_fanout(
+        base: Instant,
+        capacity: u64,
+        paced: u64,
+        destinations: u64,
+    ) -> anyhow::Result<Self> {
+        let slots = capacity.saturating_mul(destinations.max(1));
         let tally = Arc::new(Tally {
             base,
-            seen: (0..capacity).map(|_| AtomicBool::new(false)).collect(),
+            seen: (0..slots).map(|_| AtomicBool::new(false)).collect(),
+            events: capacity,
+            delay_ms: AtomicU64::new(0),
             paced,
             requests: AtomicU64::new(0),
             distinct: AtomicU64::new(0),
@@ -139,12 +185,13 @@ impl Receiver {
             target: AtomicU64::new(u64::MAX),
             done_ns: AtomicU64::new(0),
             lat_paced_us: Mutex::new(Vec::with_capacity(usize::try_from(paced)?)),
-            lat_burst_us: Mutex::new(Vec::with_capacity(usize::try_from(capacity)?)),
+            lat_burst_us: Mutex::new(Vec::with_capacity(usize::try_from(slots)?)),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let url = format!("http://{}/hook", listener.local_addr()?);
         let app = Router::new()
             .route("/hook", post(hook))
+            .route("/hook/{destination}", post(hook_of))
             .with_state(tally.clone());
         let task = tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, app).await {
