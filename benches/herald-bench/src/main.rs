@@ -50,16 +50,27 @@ async fn main() -> anyhow::Result<()> {
         a.scenarios,
         bench.worker_bin.display()
     );
-    let mut out = header(&bench);
+    // On SIGINT or SIGTERM the scenarios' futures are dropped, which kills
+    // their child processes (nats-server, the consumers) before exiting.
+    tokio::select! {
+        r = run_all(&bench) => r,
+        () = herald_core::binary::stop_signal() => anyhow::bail!("interrupted"),
+    }
+}
+
+/// Runs the scenarios in order, printing each section, then appends the report.
+async fn run_all(bench: &Bench) -> anyhow::Result<()> {
+    let a = &bench.args;
+    let mut out = header(bench);
     for scenario in &a.scenarios {
         let section = match scenario {
-            Scenario::Throughput => throughput::run(&bench).await?,
-            Scenario::Latency => latency::run(&bench).await?,
-            Scenario::Fanout => fanout::run(&bench).await?,
-            Scenario::Slow => slow::run(&bench).await?,
-            Scenario::Memory => memory::run(&bench).await?,
-            Scenario::Startup => startup::run(&bench).await?,
-            Scenario::Channels => channels::run(&bench).await?,
+            Scenario::Throughput => throughput::run(bench).await?,
+            Scenario::Latency => latency::run(bench).await?,
+            Scenario::Fanout => fanout::run(bench).await?,
+            Scenario::Slow => slow::run(bench).await?,
+            Scenario::Memory => memory::run(bench).await?,
+            Scenario::Startup => startup::run(bench).await?,
+            Scenario::Channels => channels::run(bench).await?,
         };
         // Print each section as it completes, so a long run shows its results early.
         println!("{section}");
