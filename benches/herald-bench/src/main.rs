@@ -10,6 +10,7 @@
 //! - [`memory`]: peak RSS idle, at 1,000 events/s, with a 1,000,000-event backlog.
 //! - [`startup`]: spawn → `/readyz` 200 against a running nats-server.
 //! - [`channels`]: every channel worker against a stand-in of its provider.
+//! - [`receipts`]: receipt lookups as the receipts bucket grows.
 //!
 //! Every run gets a fresh `nats-server -js` (free port, temp store) and its
 //! own receivers on 127.0.0.1; the consumers under test are separate processes.
@@ -25,6 +26,7 @@ mod fanout;
 mod latency;
 mod memory;
 mod procs;
+mod receipts;
 mod receiver;
 mod slow;
 mod startup;
@@ -71,6 +73,7 @@ async fn run_all(bench: &Bench) -> anyhow::Result<()> {
             Scenario::Memory => memory::run(bench).await?,
             Scenario::Startup => startup::run(bench).await?,
             Scenario::Channels => channels::run(bench).await?,
+            Scenario::Receipts => receipts::run(bench).await?,
         };
         // Print each section as it completes, so a long run shows its results early.
         println!("{section}");
