@@ -25,6 +25,7 @@ mod cli;
 mod fanout;
 mod latency;
 mod memory;
+mod meter;
 mod procs;
 mod receipts;
 mod receiver;
