@@ -26,8 +26,8 @@ mod fake_jira;
 
 use crate::bench::{Bench, SIGNING_SECRET, Stack, fleet, wait_pulling};
 use crate::cli::ChannelKind;
-use crate::procs::{self, Cpu};
-use crate::stats::{median, other_cores};
+use crate::meter::Meter;
+use crate::stats::median;
 
 const SEED: &str = "dsops-rotation.failed";
 const JIRA_EMAIL: &str = "bot@example.com";
@@ -232,13 +232,7 @@ async fn run_once(
             )
         })
         .collect();
-    let cpu0 = (
-        Cpu::of(worker.pid)?,
-        Cpu::of(stack.nats.proc.pid)?,
-        Cpu::of(0)?,
-    );
-    let busy0 = procs::machine_busy_ticks()?;
-    let t0 = bench.now_ns();
+    let meter = Meter::start(bench, worker.pid, stack.nats.proc.pid)?;
     herald_testkit::publish_windowed(&stack.js, a.window, payloads).await?;
     let stream = stack.js.get_stream(StreamConfig::default().name).await?;
     let deadline = bench.deadline();
@@ -259,13 +253,7 @@ async fn run_once(
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let t1 = bench.now_ns();
-    let cpu1 = (
-        Cpu::of(worker.pid)?,
-        Cpu::of(stack.nats.proc.pid)?,
-        Cpu::of(0)?,
-    );
-    let busy1 = procs::machine_busy_ticks()?;
+    let usage = meter.stop(bench)?;
     let dead_lettered = match stack.js.get_stream("HERALD_DLQ").await {
         Ok(mut s) => s.info().await?.state.messages,
         Err(_) => 0,
@@ -275,23 +263,14 @@ async fn run_once(
     drop(provider);
     stack.stop(a.keep).await;
     let n = events as f64;
-    let (cu, cs) = cpu1.0.since_us(cpu0.0, bench.ticks);
-    let (nu, ns) = cpu1.1.since_us(cpu0.1, bench.ticks);
-    let (bu, bs) = cpu1.2.since_us(cpu0.2, bench.ticks);
-    let secs = t1.saturating_sub(t0) as f64 / 1e9;
     Ok(Run {
         channel,
         round,
-        rate: n / secs.max(1e-9),
-        cpu_us: (cu + cs) / n,
+        rate: n / usage.secs.max(1e-9),
+        cpu_us: usage.consumer_us() / n,
         accepted,
         dead_lettered,
-        other_cores: other_cores(
-            busy1.saturating_sub(busy0),
-            bench.ticks,
-            cu + cs + nu + ns + bu + bs,
-            secs,
-        ),
+        other_cores: usage.other_cores,
     })
 }
 

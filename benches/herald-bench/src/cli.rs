@@ -21,6 +21,8 @@ pub(crate) enum Scenario {
     Startup,
     /// Each channel's render and send path against a local stand-in of its provider.
     Channels,
+    /// Receipt lookups (missing and existing keys) as the receipts bucket grows.
+    Receipts,
 }
 
 /// The systems of the throughput and latency scenarios.
@@ -94,7 +96,7 @@ pub(crate) struct Args {
     /// Scenarios to run, in this order.
     #[arg(long, value_enum, value_delimiter = ',', default_values_t = [
         Scenario::Throughput, Scenario::Latency, Scenario::Fanout, Scenario::Slow,
-        Scenario::Memory, Scenario::Startup, Scenario::Channels,
+        Scenario::Memory, Scenario::Startup, Scenario::Channels, Scenario::Receipts,
     ])]
     pub(crate) scenarios: Vec<Scenario>,
     /// Append the report (with the date, commit and command) to this file too.
@@ -185,6 +187,13 @@ pub(crate) struct Args {
     /// Channels: the email destination's `smtp.pool_max_idle` (its default when absent).
     #[arg(long)]
     pub(crate) email_pool_max_idle: Option<usize>,
+
+    /// Receipts: bucket sizes (receipts written before the lookups); the first is the reference.
+    #[arg(long, value_delimiter = ',', default_values_t = [0, 20_000, 100_000])]
+    pub(crate) receipt_sizes: Vec<u64>,
+    /// Receipts: lookups of each kind per size.
+    #[arg(long, default_value_t = 5_000)]
+    pub(crate) receipt_lookups: u64,
 
     /// Do not run `cargo build` for the binaries first.
     #[arg(long)]

@@ -11,8 +11,8 @@ use serde_json::{Value, json};
 
 use crate::bench::{Bench, Stack, fleet, pattern, wait_pulling, webhook};
 use crate::cli::ChannelKind;
-use crate::procs::{self, Cpu};
-use crate::stats::{median, other_cores, percentile};
+use crate::meter::Meter;
+use crate::stats::{median, percentile};
 
 struct Run {
     destinations: u64,
@@ -73,48 +73,28 @@ async fn run_once(bench: &Bench, destinations: u64, round: u32) -> anyhow::Resul
         let cname = consumer_name("webhook", &format!("fan-{i}"), &p);
         wait_pulling(&stack.js, &mut worker, &cname).await?;
     }
-    let cpu0 = (
-        Cpu::of(worker.pid)?,
-        Cpu::of(stack.nats.proc.pid)?,
-        Cpu::of(0)?,
-    );
-    let busy0 = procs::machine_busy_ticks()?;
-    let t0 = bench.now_ns();
+    let meter = Meter::start(bench, worker.pid, stack.nats.proc.pid)?;
     stack.receiver.tally.set_target(deliveries);
     bench.publish_burst(&stack.js, 0..events).await?;
     let done = bench
         .wait_delivered(&stack.receiver, &mut worker, deliveries)
         .await?;
-    let cpu1 = (
-        Cpu::of(worker.pid)?,
-        Cpu::of(stack.nats.proc.pid)?,
-        Cpu::of(0)?,
-    );
-    let busy1 = procs::machine_busy_ticks()?;
-    let t1 = bench.now_ns();
+    let usage = meter.stop(bench)?;
     worker.stop().await;
     let tally = stack.receiver.tally.clone();
     stack.stop(a.keep).await;
     let (_, mut lat) = tally.latencies();
     let d = deliveries as f64;
-    let (cu, cs) = cpu1.0.since_us(cpu0.0, bench.ticks);
-    let (nu, ns) = cpu1.1.since_us(cpu0.1, bench.ticks);
-    let (bu, bs) = cpu1.2.since_us(cpu0.2, bench.ticks);
     Ok(Run {
         destinations: n,
         round,
         deliveries,
-        rate: d / (done.saturating_sub(t0) as f64 / 1e9).max(1e-9),
-        cpu_us: (cu + cs) / d,
-        nats_us: (nu + ns) / d,
+        rate: d / meter.secs_to(done),
+        cpu_us: usage.consumer_us() / d,
+        nats_us: usage.nats_us / d,
         p50_ms: percentile(&mut lat, 0.5),
         duplicates: tally.duplicates.load(std::sync::atomic::Ordering::Relaxed),
-        other_cores: other_cores(
-            busy1.saturating_sub(busy0),
-            bench.ticks,
-            cu + cs + nu + ns + bu + bs,
-            t1.saturating_sub(t0) as f64 / 1e9,
-        ),
+        other_cores: usage.other_cores,
     })
 }
 

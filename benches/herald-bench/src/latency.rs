@@ -6,8 +6,9 @@ use std::fmt::Write as _;
 
 use crate::bench::{Bench, Stack};
 use crate::cli::System;
-use crate::procs::{self, Cpu, Footprint};
-use crate::stats::{median, other_cores, percentile};
+use crate::meter::Meter;
+use crate::procs::Footprint;
+use crate::stats::{median, percentile};
 use crate::throughput::start_system;
 
 struct Run {
@@ -55,47 +56,27 @@ async fn run_once(bench: &Bench, system: System, round: u32, events: u64) -> any
     let a = &bench.args;
     let stack = Stack::start(bench, events, events, 1).await?;
     let mut consumer = start_system(bench, &stack, system, a.concurrency).await?;
-    let cpu0 = (
-        Cpu::of(consumer.pid)?,
-        Cpu::of(stack.nats.proc.pid)?,
-        Cpu::of(0)?,
-    );
-    let busy0 = procs::machine_busy_ticks()?;
-    let t0 = bench.now_ns();
+    let meter = Meter::start(bench, consumer.pid, stack.nats.proc.pid)?;
     stack.receiver.tally.set_target(events);
     bench.publish_paced(&stack.js, 0..events).await?;
     bench
         .wait_delivered(&stack.receiver, &mut consumer, events)
         .await?;
-    let cpu1 = (
-        Cpu::of(consumer.pid)?,
-        Cpu::of(stack.nats.proc.pid)?,
-        Cpu::of(0)?,
-    );
-    let busy1 = procs::machine_busy_ticks()?;
-    let t1 = bench.now_ns();
+    let usage = meter.stop(bench)?;
     let footprint = Footprint::of(consumer.pid)?;
     consumer.stop().await;
     let (samples, _) = stack.receiver.tally.latencies();
     stack.stop(a.keep).await;
     let n = events as f64;
-    let (cu, cs) = cpu1.0.since_us(cpu0.0, bench.ticks);
-    let (nu, ns) = cpu1.1.since_us(cpu0.1, bench.ticks);
-    let (bu, bs) = cpu1.2.since_us(cpu0.2, bench.ticks);
     Ok(Run {
         system,
         round,
         samples,
-        cpu_us: (cu + cs) / n,
-        nats_us: (nu + ns) / n,
+        cpu_us: usage.consumer_us() / n,
+        nats_us: usage.nats_us / n,
         peak_mib: footprint.peak_mib(),
         threads: footprint.threads,
-        other_cores: other_cores(
-            busy1.saturating_sub(busy0),
-            bench.ticks,
-            cu + cs + nu + ns + bu + bs,
-            t1.saturating_sub(t0) as f64 / 1e9,
-        ),
+        other_cores: usage.other_cores,
     })
 }
 

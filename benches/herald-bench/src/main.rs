@@ -10,6 +10,7 @@
 //! - [`memory`]: peak RSS idle, at 1,000 events/s, with a 1,000,000-event backlog.
 //! - [`startup`]: spawn → `/readyz` 200 against a running nats-server.
 //! - [`channels`]: every channel worker against a stand-in of its provider.
+//! - [`receipts`]: receipt lookups as the receipts bucket grows.
 //!
 //! Every run gets a fresh `nats-server -js` (free port, temp store) and its
 //! own receivers on 127.0.0.1; the consumers under test are separate processes.
@@ -24,7 +25,9 @@ mod cli;
 mod fanout;
 mod latency;
 mod memory;
+mod meter;
 mod procs;
+mod receipts;
 mod receiver;
 mod slow;
 mod startup;
@@ -50,16 +53,28 @@ async fn main() -> anyhow::Result<()> {
         a.scenarios,
         bench.worker_bin.display()
     );
-    let mut out = header(&bench);
+    // On SIGINT or SIGTERM the scenarios' futures are dropped, which kills
+    // their child processes (nats-server, the consumers) before exiting.
+    tokio::select! {
+        r = run_all(&bench) => r,
+        () = herald_core::binary::stop_signal() => anyhow::bail!("interrupted"),
+    }
+}
+
+/// Runs the scenarios in order, printing each section, then appends the report.
+async fn run_all(bench: &Bench) -> anyhow::Result<()> {
+    let a = &bench.args;
+    let mut out = header(bench);
     for scenario in &a.scenarios {
         let section = match scenario {
-            Scenario::Throughput => throughput::run(&bench).await?,
-            Scenario::Latency => latency::run(&bench).await?,
-            Scenario::Fanout => fanout::run(&bench).await?,
-            Scenario::Slow => slow::run(&bench).await?,
-            Scenario::Memory => memory::run(&bench).await?,
-            Scenario::Startup => startup::run(&bench).await?,
-            Scenario::Channels => channels::run(&bench).await?,
+            Scenario::Throughput => throughput::run(bench).await?,
+            Scenario::Latency => latency::run(bench).await?,
+            Scenario::Fanout => fanout::run(bench).await?,
+            Scenario::Slow => slow::run(bench).await?,
+            Scenario::Memory => memory::run(bench).await?,
+            Scenario::Startup => startup::run(bench).await?,
+            Scenario::Channels => channels::run(bench).await?,
+            Scenario::Receipts => receipts::run(bench).await?,
         };
         // Print each section as it completes, so a long run shows its results early.
         println!("{section}");

@@ -15,8 +15,9 @@ use serde_json::json;
 
 use crate::bench::{Bench, Stack, fleet, pattern, wait_pulling, webhook};
 use crate::cli::{ChannelKind, System};
-use crate::procs::{self, Cpu, Proc};
-use crate::stats::{median, other_cores, percentile};
+use crate::meter::Meter;
+use crate::procs::Proc;
+use crate::stats::{median, percentile};
 
 /// The outcome of one system in one round.
 #[derive(Debug, Clone)]
@@ -136,16 +137,12 @@ async fn run_once(bench: &Bench, system: System, round: u32) -> anyhow::Result<R
     // Burst: throughput and CPU.
     let http = reqwest::Client::new();
     let msgs0 = nats.msg_counts(&http).await?;
-    let cpu0 = (Cpu::of(consumer.pid)?, Cpu::of(nats.proc.pid)?, Cpu::of(0)?);
-    let busy0 = procs::machine_busy_ticks()?;
-    let t0 = bench.now_ns();
+    let meter = Meter::start(bench, consumer.pid, nats.proc.pid)?;
     receiver.tally.set_target(total);
     bench.publish_burst(js, paced..total).await?;
     let t_published = bench.now_ns();
     let done = bench.wait_delivered(receiver, &mut consumer, total).await?;
-    let cpu1 = (Cpu::of(consumer.pid)?, Cpu::of(nats.proc.pid)?, Cpu::of(0)?);
-    let busy1 = procs::machine_busy_ticks()?;
-    let t1 = bench.now_ns();
+    let usage = meter.stop(bench)?;
     let msgs1 = nats.msg_counts(&http).await?;
 
     let cname = match system {
@@ -162,20 +159,16 @@ async fn run_once(bench: &Bench, system: System, round: u32) -> anyhow::Result<R
     stack.stop(a.keep).await;
 
     let n = a.events as f64;
-    let (cu, cs) = cpu1.0.since_us(cpu0.0, bench.ticks);
-    let (nu, nsys) = cpu1.1.since_us(cpu0.1, bench.ticks);
-    let (bu, bs) = cpu1.2.since_us(cpu0.2, bench.ticks);
     let (mut lat_paced, mut lat_burst) = tally.latencies();
-    let secs = |ns: u64| ns as f64 / 1e9;
     Ok(RunResult {
         system,
         round,
-        publish_rate: n / secs(t_published.saturating_sub(t0)).max(1e-9),
-        delivery_rate: n / secs(done.saturating_sub(t0)).max(1e-9),
-        consumer_user_us: cu / n,
-        consumer_sys_us: cs / n,
-        nats_us: (nu + nsys) / n,
-        bench_us: (bu + bs) / n,
+        publish_rate: n / meter.secs_to(t_published),
+        delivery_rate: n / meter.secs_to(done),
+        consumer_user_us: usage.consumer_user_us / n,
+        consumer_sys_us: usage.consumer_sys_us / n,
+        nats_us: usage.nats_us / n,
+        bench_us: usage.bench_us / n,
         burst_p50_ms: percentile(&mut lat_burst, 0.50),
         burst_p99_ms: percentile(&mut lat_burst, 0.99),
         paced_p50_ms: percentile(&mut lat_paced, 0.50),
@@ -184,12 +177,7 @@ async fn run_once(bench: &Bench, system: System, round: u32) -> anyhow::Result<R
         redelivered: u64::try_from(info.num_redelivered).unwrap_or(u64::MAX),
         nats_in_per_event: msgs1.received.saturating_sub(msgs0.received) as f64 / n,
         nats_out_per_event: msgs1.sent.saturating_sub(msgs0.sent) as f64 / n,
-        other_cores: other_cores(
-            busy1.saturating_sub(busy0),
-            bench.ticks,
-            cu + cs + nu + nsys + bu + bs,
-            secs(t1.saturating_sub(t0)),
-        ),
+        other_cores: usage.other_cores,
     })
 }
 
