@@ -109,6 +109,14 @@ pub(super) async fn pull_loop<C: Channel>(
     let cancel = rt.shared.cancel.clone();
     let mut failures: u32 = 0;
     loop {
+        if source == Source::Replay {
+            // The replay consumer is idle nearly always: it waits for work
+            // without a delivery slot, so it never holds one the live loops need.
+            tokio::select! {
+                () = cancel.cancelled() => break,
+                () = replay_pending(&consumer, &consumer_name, rt.shared.pull_expires) => {}
+            }
+        }
         let first = tokio::select! {
             () = cancel.cancelled() => break,
             c = rt.credit() => c,
@@ -205,6 +213,20 @@ async fn finish_batch<C: Channel>(
         consumer,
         finished, "Events already pulled delivered on shutdown."
     );
+}
+
+/// Returns once the replay consumer has events to deliver (new ones, or ones
+/// waiting for a redelivery), asking the server every `interval` (at most 1 s).
+async fn replay_pending(consumer: &Consumer<pull::Config>, name: &str, interval: Duration) {
+    let interval = interval.min(Duration::from_secs(1));
+    loop {
+        match consumer.get_info().await {
+            Ok(info) if info.num_pending > 0 || info.num_ack_pending > 0 => return,
+            Ok(_) => {}
+            Err(e) => debug!(consumer = %name, error = %e, "Replay consumer info failed."),
+        }
+        tokio::time::sleep(interval).await;
+    }
 }
 
 /// 100 ms, doubling, at most 5 s.

@@ -93,3 +93,32 @@ async fn one_correlation_is_delivered_in_publish_order() -> Result<()> {
     );
     Ok(())
 }
+
+/// With one delivery slot, the destination's idle replay consumer must not hold
+/// that slot: it once took it for a whole pull request (`pull_expires`, 2 s), so
+/// a concurrency-1 destination delivered one event every 2 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrency_one_is_not_starved_by_the_idle_replay_consumer() -> Result<()> {
+    let nats = NatsServer::start().await?;
+    let receiver = Receiver::start().await?;
+    let mut dest = webhook("single", &receiver.url(), &["rotation.>"]);
+    dest["concurrency"] = json!(1);
+    let config = write_fleet_config(&nats.url(), &[dest])?;
+    let _worker = start_worker(&config).await?;
+    let js = nats.jetstream().await?;
+
+    let batch: Vec<(String, String, Bytes)> = (0..12)
+        .map(|i| {
+            let id = format!("one-{i}");
+            let body = event(&id, &json!({"resource": format!("db-{i}")}));
+            ("rotation.completed".to_string(), id, body)
+        })
+        .collect();
+    let started = tokio::time::Instant::now();
+    publish_all(&js, batch).await?;
+    // Starved, 12 events take about 24 s; served one after another, well under
+    // a second on a quiet machine. 10 s leaves room for a loaded one.
+    let got = receiver.wait_for(12, Duration::from_secs(10)).await?;
+    assert_eq!(got.len(), 12, "took {:?}", started.elapsed());
+    Ok(())
+}
