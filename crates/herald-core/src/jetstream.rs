@@ -127,10 +127,19 @@ pub async fn connect(
             opts = opts.require_tls(true);
         }
     }
-    tokio::time::timeout(cfg.connect_timeout.0, opts.connect(cfg.url.as_str()))
+    tokio::time::timeout(cfg.connect_timeout.0, opts.connect(server_list(&cfg.url)))
         .await
         .map_err(|_| fail(format!("no answer within {}", cfg.connect_timeout)))?
         .map_err(|e| fail(connect_error(&e, mode)))
+}
+
+/// The servers of a comma-separated `nats.url` (async-nats parses one URL
+/// per entry, not a comma-separated string).
+fn server_list(url: &str) -> Vec<&str> {
+    url.split(',')
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .collect()
 }
 
 /// Why a connection failed, in words an operator can act on.
@@ -459,7 +468,16 @@ async fn ensure_pull_consumer(
 
 #[cfg(test)]
 mod tests {
-    use super::first_line_without_secrets;
+    use super::{first_line_without_secrets, server_list};
+
+    #[test]
+    fn a_comma_separated_url_is_a_list_of_servers() {
+        assert_eq!(
+            server_list("nats://a:4222, nats://b:4222,,nats://c:4222"),
+            ["nats://a:4222", "nats://b:4222", "nats://c:4222"]
+        );
+        assert_eq!(server_list("nats://a:4222"), ["nats://a:4222"]);
+    }
 
     #[test]
     fn seeds_and_jwts_are_cut_from_errors() {

@@ -132,7 +132,7 @@ impl NatsCluster {
             .name("herald-testkit")
             .connection_timeout(Duration::from_secs(10))
             .max_reconnects(None)
-            .connect(self.urls())
+            .connect(self.nodes.iter().map(Node::url).collect::<Vec<_>>())
             .await
             .with_context(|| format!("connecting to {}", self.urls()))?;
         Ok(jetstream::new(client))

@@ -94,15 +94,37 @@ fn header(scale: Scale) -> String {
         "### Run of {} ({scale} scale)\n",
         chrono::Utc::now().format("%Y-%m-%d %H:%M UTC")
     );
+    let args: Vec<String> = std::env::args().skip(1).collect();
     let _ = writeln!(
         out,
-        "Command: `cargo run --release -p herald-faults -- --{scale}`. Machine: {} CPU(s), Linux {}.\n",
+        "Command: `cargo run --release -p herald-faults -- {}` at commit {}. Machine: {} CPU(s), Linux {}.\n",
+        args.join(" "),
+        commit(),
         std::thread::available_parallelism().map_or(0, usize::from),
         std::fs::read_to_string("/proc/sys/kernel/osrelease")
             .unwrap_or_default()
             .trim()
     );
     out
+}
+
+/// The checked-out commit, `+changes` when the tree differs from it.
+fn commit() -> String {
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .args(args)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    let Some(hash) = git(&["rev-parse", "--short", "HEAD"]) else {
+        return "unknown".into();
+    };
+    match git(&["status", "--porcelain", "--untracked-files=no"]) {
+        Some(changes) if !changes.is_empty() => format!("{hash}+changes"),
+        _ => hash,
+    }
 }
 
 fn append(path: &PathBuf, text: &str) -> anyhow::Result<()> {

@@ -45,3 +45,8 @@ async fn a_backlog_behind_a_slow_destination_keeps_memory_bounded() -> Result<()
 async fn two_and_four_replicas_deliver_the_same_totals_once() -> Result<()> {
     short(Scenario::Replicas).await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_loses_nothing_when_its_stream_leader_dies() -> Result<()> {
+    short(Scenario::Cluster).await
+}

@@ -125,6 +125,7 @@ pub async fn run(scale: Scale) -> Result<Figures> {
         "the worker did not survive the failovers:\n{}",
         worker.stderr()
     );
+    let log = worker.stderr();
     worker.kill()?;
 
     let tally = Tally::of(receiver.requests());
@@ -139,6 +140,7 @@ pub async fn run(scale: Scale) -> Result<Figures> {
         drain,
     );
     f.note("faults", faults.join("; "));
+    f.note("worker warnings", warnings(&log));
     let bound = faults.len() * CONCURRENCY;
     f.note(
         "duplicates allowed (faults x concurrency)",
@@ -181,4 +183,19 @@ async fn wait_for(receiver: &Receiver, n: usize, deadline: Duration) -> Result<(
 /// The node leading the event stream.
 async fn leader_of(cluster: &NatsCluster, js: &jetstream::Context) -> Result<usize> {
     cluster.stream_leader(js, EVENT_STREAM).await
+}
+
+/// How often the worker logged each warning that bears on a repeat or a delay.
+fn warnings(log: &str) -> String {
+    let counted = [
+        "Delivered, but the receipt was not written.",
+        "Cannot read receipts; retrying later.",
+        "Pull failed.",
+        "Could not flush acknowledgements.",
+    ];
+    counted
+        .iter()
+        .map(|w| format!("{} x \"{w}\"", log.matches(w).count()))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -36,7 +36,7 @@ impl Params {
         Self {
             events: scale.pick(300, 5_000),
             rate: scale.pick(100, 50),
-            outage: scale.pick(Duration::from_secs(10), Duration::from_secs(300)),
+            outage: scale.pick(Duration::from_secs(6), Duration::from_secs(300)),
             storm: scale.pick(Duration::from_secs(3), Duration::from_secs(60)),
             retry_after: scale.pick(1, 5),
             max_attempts: scale.pick(30, 60),

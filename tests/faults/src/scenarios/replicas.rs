@@ -33,7 +33,7 @@ pub async fn run(scale: Scale) -> Result<Vec<Figures>> {
 }
 
 async fn run_with(scale: Scale, replicas: usize) -> Result<Figures> {
-    let events = scale.pick(2_000, 20_000);
+    let events = scale.pick(1_000, 20_000);
     let deadline = scale.pick(Duration::from_secs(120), Duration::from_secs(600));
     let receiver = Receiver::start().await?;
     receiver.keep_only(KEPT_HEADERS);
