@@ -74,6 +74,10 @@ struct Args {
     /// executable (to compare a modified worker against the same reference).
     #[arg(long)]
     worker_bin: Option<PathBuf>,
+    /// A second `herald-webhook` binary, run with signing as the system
+    /// `herald-signed-alt` (to measure a change before and after in one invocation).
+    #[arg(long)]
+    alt_worker_bin: Option<PathBuf>,
     /// An environment variable (`NAME=VALUE`) for the consumer process under
     /// test, herald-webhook or bare-consumer (e.g. `TOKIO_WORKER_THREADS=1`); repeatable.
     #[arg(long, value_parser = parse_env)]
@@ -93,6 +97,9 @@ enum System {
     /// `herald-webhook` with Standard Webhooks signing.
     #[value(name = "herald-signed")]
     HeraldSigned,
+    /// `--alt-worker-bin` with Standard Webhooks signing.
+    #[value(name = "herald-signed-alt")]
+    HeraldSignedAlt,
     /// The bare pull/POST/ack consumer.
     Bare,
 }
@@ -102,6 +109,7 @@ impl System {
         match self {
             System::Herald => "herald-webhook",
             System::HeraldSigned => "herald-webhook + signing",
+            System::HeraldSignedAlt => "herald-webhook + signing (--alt-worker-bin)",
             System::Bare => "bare consumer",
         }
     }
@@ -129,6 +137,9 @@ struct RunResult {
     nats_in_per_event: f64,
     /// Messages the server sent to clients per event in the burst.
     nats_out_per_event: f64,
+    /// Subscriptions the server created per event in the burst (a pull
+    /// request made with its own inbox costs one).
+    subs_per_event: f64,
     /// CPU used by everything else on the machine during the burst, in cores
     /// (other processes competing with the benchmark; ideally near 0).
     other_cores: f64,
@@ -272,7 +283,7 @@ impl Bench {
         let stream_name = StreamConfig::default().name;
 
         let (mut consumer, cname) = match system {
-            System::Herald | System::HeraldSigned => {
+            System::Herald | System::HeraldSigned | System::HeraldSignedAlt => {
                 let config = dir.path().join("herald.yaml");
                 std::fs::write(
                     &config,
@@ -280,12 +291,19 @@ impl Bench {
                         &nats.url,
                         &receiver.url,
                         a.concurrency,
-                        system == System::HeraldSigned,
+                        system != System::Herald,
                     ),
                 )?;
+                let bin = match (system, &self.args.alt_worker_bin) {
+                    (System::HeraldSignedAlt, Some(alt)) => alt,
+                    (System::HeraldSignedAlt, None) => {
+                        bail!("herald-signed-alt needs --alt-worker-bin")
+                    }
+                    _ => &self.worker_bin,
+                };
                 let proc = Proc::spawn(
                     "herald-webhook",
-                    &self.worker_bin,
+                    bin,
                     &["--config".into(), config.display().to_string()],
                     &self.child_env(&[("HERALD_LOG", "warn")]),
                     dir.path().join("worker.log"),
@@ -387,6 +405,7 @@ impl Bench {
             redelivered: u64::try_from(info.num_redelivered).unwrap_or(u64::MAX),
             nats_in_per_event: msgs1.received.saturating_sub(msgs0.received) as f64 / n,
             nats_out_per_event: msgs1.sent.saturating_sub(msgs0.sent) as f64 / n,
+            subs_per_event: msgs1.subscribed.saturating_sub(msgs0.subscribed) as f64 / n,
             other_cores,
         })
     }
@@ -608,7 +627,12 @@ fn report(bench: &Bench, results: &[RunResult]) -> String {
     let of = |s: System| results.iter().filter(move |r| r.system == s);
     let med = |s: System, f: fn(&RunResult) -> f64| median(of(s).map(f).collect());
     let bare_rate = med(System::Bare, |r| r.delivery_rate);
-    for s in [System::Herald, System::HeraldSigned, System::Bare] {
+    for s in [
+        System::Herald,
+        System::HeraldSigned,
+        System::HeraldSignedAlt,
+        System::Bare,
+    ] {
         if of(s).next().is_none() {
             continue;
         }
@@ -640,16 +664,16 @@ fn report(bench: &Bench, results: &[RunResult]) -> String {
     );
     let _ = writeln!(
         out,
-        "| round | system | publish (events/s) | rate (events/s) | CPU µs/delivery | nats-server µs | bench process µs | burst p50 / p99 (ms) | paced p50 / p99 (ms) | duplicates | redelivered | other load (cores) |"
+        "| round | system | publish (events/s) | rate (events/s) | CPU µs/delivery | nats-server µs | bench process µs | burst p50 / p99 (ms) | paced p50 / p99 (ms) | NATS msgs in / out per event | subscriptions per event | duplicates | redelivered | other load (cores) |"
     );
     let _ = writeln!(
         out,
-        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     );
     for r in results {
         let _ = writeln!(
             out,
-            "| {} | {} | {:.0} | {:.0} | {:.1} | {:.1} | {:.1} | {:.1} / {:.1} | {:.2} / {:.2} | {} | {} | {:.2} |",
+            "| {} | {} | {:.0} | {:.0} | {:.1} | {:.1} | {:.1} | {:.1} / {:.1} | {:.2} / {:.2} | {:.2} / {:.2} | {:.3} | {} | {} | {:.2} |",
             r.round,
             r.system.label(),
             r.publish_rate,
@@ -661,6 +685,9 @@ fn report(bench: &Bench, results: &[RunResult]) -> String {
             r.burst_p99_ms,
             r.paced_p50_ms,
             r.paced_p99_ms,
+            r.nats_in_per_event,
+            r.nats_out_per_event,
+            r.subs_per_event,
             r.duplicates,
             r.redelivered,
             r.other_cores

@@ -16,6 +16,7 @@
 mod deliver;
 mod digest;
 mod prepare;
+mod pull;
 mod runtime;
 mod serial;
 mod stats;
@@ -142,6 +143,7 @@ impl Worker {
             None
         };
         let shared = Arc::new(Shared {
+            js: js.clone(),
             status: StatusBoard::new(StatusStore::new(status_kv)),
             feed: Feed::start(client.clone(), &config.status),
             memory: Memory::kv(kv.clone()),

@@ -11,13 +11,13 @@ use std::time::Duration;
 
 use async_nats::jetstream::consumer::{Consumer, pull};
 use async_nats::jetstream::{AckKind, Message};
-use futures::StreamExt as _;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{Instrument as _, debug, warn};
 
 use super::deliver::{Source, ack, admit, deliver, delivery_span};
+use super::pull::{Pulled, Puller};
 use super::serial::Turns;
 use super::stats::DestinationStats;
 use super::status::StatusBoard;
@@ -36,6 +36,8 @@ use crate::retry::RetryPolicy;
 /// What every destination of a worker shares.
 #[derive(Debug)]
 pub(super) struct Shared {
+    /// The JetStream context of the worker's connection.
+    pub(super) js: async_nats::jetstream::Context,
     pub(super) receipts: Receipts,
     pub(super) memory: Memory,
     pub(super) dlq: DeadLetters,
@@ -108,6 +110,27 @@ pub(super) async fn pull_loop<C: Channel>(
 ) {
     let cancel = rt.shared.cancel.clone();
     let mut failures: u32 = 0;
+    let js = rt.shared.js.clone();
+    let client = js.client();
+    let mut puller = loop {
+        let puller = tokio::select! {
+            () = cancel.cancelled() => return,
+            p = Puller::new(&client, js.clone(), consumer.clone()) => p,
+        };
+        match puller {
+            Ok(p) => break p,
+            Err(e) => {
+                failures += 1;
+                let wait = backoff(failures);
+                warn!(consumer = %consumer_name, error = %e, retry_in_ms = wait.as_millis() as u64, "Pull failed.");
+                tokio::select! {
+                    () = cancel.cancelled() => return,
+                    () = tokio::time::sleep(wait) => {}
+                }
+            }
+        }
+    };
+    failures = 0;
     loop {
         let first = tokio::select! {
             () = cancel.cancelled() => break,
@@ -117,12 +140,7 @@ pub(super) async fn pull_loop<C: Channel>(
         let mut credits = vec![first];
         rt.more_credits(&mut credits);
 
-        let batch = consumer
-            .batch()
-            .max_messages(credits.len())
-            .expires(rt.shared.pull_expires)
-            .messages()
-            .await;
+        let batch = puller.request(credits.len(), rt.shared.pull_expires).await;
         let mut batch = match batch {
             Ok(b) => b,
             Err(e) => {
@@ -180,7 +198,7 @@ fn spawn_delivery<C: Channel>(
 
 /// On shutdown, events already on their way to this pull request are handed
 /// back at once (NAK) so another replica takes them without waiting `ack_wait`.
-async fn release_unstarted(batch: &mut pull::Batch, expires: Duration) {
+async fn release_unstarted(batch: &mut Pulled<'_>, expires: Duration) {
     let deadline = tokio::time::Instant::now() + expires + Duration::from_secs(1);
     while let Ok(Some(next)) = tokio::time::timeout_at(deadline, batch.next()).await {
         match next {
