@@ -180,6 +180,7 @@ impl Worker {
                 timeout: p.timeout,
                 gate: Gate::new(p.rate_limit),
                 slots: Arc::new(Semaphore::new(concurrency)),
+                min_pull: (concurrency / 4).clamp(1, shared.max_batch),
                 stats: Arc::new(DestinationStats::default()),
                 metrics: monitor.metrics.destination(C::NAME, &name),
                 memory: shared.memory.scoped(&name),

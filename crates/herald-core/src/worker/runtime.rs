@@ -33,6 +33,10 @@ use crate::ratelimit::Gate;
 use crate::receipts::Receipts;
 use crate::retry::RetryPolicy;
 
+/// How long a live pull loop waits for more free slots before it pulls with
+/// fewer than `min_pull` credits.
+const GATHER: Duration = Duration::from_millis(2);
+
 /// What every destination of a worker shares.
 #[derive(Debug)]
 pub(super) struct Shared {
@@ -63,6 +67,9 @@ pub(super) struct DestinationRuntime<C> {
     pub(super) timeout: Duration,
     pub(super) gate: Gate,
     pub(super) slots: Arc<Semaphore>,
+    /// The fewest credits a live pull request waits for: a quarter of the
+    /// slots (at least 1, at most `worker.max_batch`).
+    pub(super) min_pull: usize,
     pub(super) stats: Arc<DestinationStats>,
     pub(super) metrics: DestinationMetrics,
     pub(super) shared: Arc<Shared>,
@@ -85,6 +92,38 @@ impl<C: Channel> DestinationRuntime<C> {
         let slot = self.slots.clone().acquire_owned().await.ok()?;
         self.gate.ready().await;
         Some(slot)
+    }
+
+    /// Waits for the credits of one pull request: one credit, then, for
+    /// `min_pull > 1`, more slots until there are `min_pull` of them (more if
+    /// free right now). Under load, slots come free one at a time; pulling for
+    /// each one would make a pull request per event or two, which costs the
+    /// server and the worker more than the events themselves. When nothing is
+    /// in flight every slot is free, so this never delays a quiet destination.
+    /// The wait is short ([`GATHER`]): slots another loop holds (an idle
+    /// replay pull) must not hold this one back. A rate limit that holds back
+    /// the next token ends it too: the request goes out with what it has.
+    async fn credits(&self, min_pull: usize) -> Option<Vec<OwnedSemaphorePermit>> {
+        let first = self.credit().await?;
+        let mut credits = vec![first];
+        self.more_credits(&mut credits);
+        if credits.len() >= min_pull {
+            return Some(credits);
+        }
+        let until = tokio::time::Instant::now() + GATHER;
+        while credits.len() < min_pull {
+            let Ok(slot) = tokio::time::timeout_at(until, self.slots.clone().acquire_owned()).await
+            else {
+                break;
+            };
+            let slot = slot.ok()?;
+            if !self.gate.try_ready() {
+                break;
+            }
+            credits.push(slot);
+            self.more_credits(&mut credits);
+        }
+        Some(credits)
     }
 
     /// Takes more credits while they are free right now.
@@ -110,6 +149,11 @@ pub(super) async fn pull_loop<C: Channel>(
 ) {
     let cancel = rt.shared.cancel.clone();
     let mut failures: u32 = 0;
+    // Replays are rare and short: they pull for whatever is free.
+    let min_pull = match source {
+        Source::Live => rt.min_pull,
+        Source::Replay => 1,
+    };
     let js = rt.shared.js.clone();
     let client = js.client();
     let mut puller = loop {
@@ -132,13 +176,11 @@ pub(super) async fn pull_loop<C: Channel>(
     };
     failures = 0;
     loop {
-        let first = tokio::select! {
+        let credits = tokio::select! {
             () = cancel.cancelled() => break,
-            c = rt.credit() => c,
+            c = rt.credits(min_pull) => c,
         };
-        let Some(first) = first else { break };
-        let mut credits = vec![first];
-        rt.more_credits(&mut credits);
+        let Some(mut credits) = credits else { break };
 
         let batch = puller.request(credits.len(), rt.shared.pull_expires).await;
         let mut batch = match batch {
