@@ -222,18 +222,30 @@ impl Bench {
         dir: &Path,
         env: &[(&str, &str)],
     ) -> anyhow::Result<Proc> {
-        let config = dir.join(format!("herald-{}.yaml", channel.name()));
-        std::fs::write(&config, herald_testkit::yaml::to_yaml(doc))?;
         let bin = if channel == ChannelKind::Webhook {
             self.worker_bin.clone()
         } else {
             self.bin_dir.join(format!("herald-{}", channel.name()))
         };
+        self.spawn_worker_bin(channel, &bin, doc, dir, env)
+    }
+
+    /// Starts `bin` as the worker of `channel` on the fleet configuration `doc`.
+    pub(crate) fn spawn_worker_bin(
+        &self,
+        channel: ChannelKind,
+        bin: &Path,
+        doc: &Value,
+        dir: &Path,
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<Proc> {
+        let config = dir.join(format!("herald-{}.yaml", channel.name()));
+        std::fs::write(&config, herald_testkit::yaml::to_yaml(doc))?;
         let mut all = vec![("HERALD_LOG", "warn")];
         all.extend_from_slice(env);
         Proc::spawn(
             &format!("herald-{}", channel.name()),
-            &bin,
+            bin,
             &["--config".into(), config.display().to_string()],
             &self.child_env(&all),
             dir.join(format!("herald-{}.log", channel.name())),

@@ -33,6 +33,9 @@ pub(crate) enum System {
     /// `herald-webhook` with Standard Webhooks signing.
     #[value(name = "herald-signed")]
     HeraldSigned,
+    /// `--alt-worker-bin` with Standard Webhooks signing.
+    #[value(name = "herald-signed-alt")]
+    HeraldSignedAlt,
     /// The bare pull/POST/ack consumer.
     Bare,
 }
@@ -42,6 +45,7 @@ impl System {
         match self {
             System::Herald => "herald-webhook",
             System::HeraldSigned => "herald-webhook + signing",
+            System::HeraldSignedAlt => "herald-webhook + signing (--alt-worker-bin)",
             System::Bare => "bare consumer",
         }
     }
@@ -202,6 +206,11 @@ pub(crate) struct Args {
     /// executable (to compare a modified worker against the same reference).
     #[arg(long)]
     pub(crate) worker_bin: Option<PathBuf>,
+    /// A second `herald-webhook` binary, run with signing as the system
+    /// `herald-signed-alt` of the throughput scenario (to measure a change
+    /// before and after in one invocation).
+    #[arg(long)]
+    pub(crate) alt_worker_bin: Option<PathBuf>,
     /// An environment variable (`NAME=VALUE`) for the consumer process under
     /// test, herald-webhook or bare-consumer (e.g. `TOKIO_WORKER_THREADS=1`); repeatable.
     #[arg(long, value_parser = parse_env)]

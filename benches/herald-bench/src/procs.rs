@@ -166,16 +166,23 @@ pub(crate) struct NatsServer {
 pub(crate) struct MsgCounts {
     pub(crate) received: u64,
     pub(crate) sent: u64,
+    /// Subscriptions created so far (`/subsz` `num_inserts`).
+    pub(crate) subscribed: u64,
 }
 
 impl NatsServer {
-    /// Reads `in_msgs` and `out_msgs` from `/varz`.
+    /// Reads `in_msgs` and `out_msgs` from `/varz`, `num_inserts` from `/subsz`.
     pub(crate) async fn msg_counts(&self, http: &reqwest::Client) -> anyhow::Result<MsgCounts> {
         let v: serde_json::Value = http.get(&self.varz).send().await?.json().await?;
-        let n = |k: &str| v.get(k).and_then(serde_json::Value::as_u64).unwrap_or(0);
+        let subsz = self.varz.replace("/varz", "/subsz");
+        let s: serde_json::Value = http.get(&subsz).send().await?.json().await?;
+        let n = |v: &serde_json::Value, k: &str| {
+            v.get(k).and_then(serde_json::Value::as_u64).unwrap_or(0)
+        };
         Ok(MsgCounts {
-            received: n("in_msgs"),
-            sent: n("out_msgs"),
+            received: n(&v, "in_msgs"),
+            sent: n(&v, "out_msgs"),
+            subscribed: n(&s, "num_inserts"),
         })
     }
 }

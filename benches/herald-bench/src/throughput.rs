@@ -41,6 +41,9 @@ pub(crate) struct RunResult {
     nats_in_per_event: f64,
     /// Messages the server sent to clients per event in the burst.
     nats_out_per_event: f64,
+    /// Subscriptions the server created per event in the burst (a pull
+    /// request made with its own inbox costs one).
+    subs_per_event: f64,
     /// CPU used by everything else on the machine during the burst, in cores.
     other_cores: f64,
 }
@@ -61,17 +64,25 @@ pub(crate) async fn start_system(
     concurrency: u32,
 ) -> anyhow::Result<Proc> {
     let (mut consumer, cname) = match system {
-        System::Herald | System::HeraldSigned => {
+        System::Herald | System::HeraldSigned | System::HeraldSignedAlt => {
             let doc = fleet(
                 &stack.nats.url,
                 json!({"concurrency": concurrency}),
                 &[webhook(
                     "bench",
                     &stack.receiver.url,
-                    system == System::HeraldSigned,
+                    system != System::Herald,
                 )],
             );
-            let proc = bench.spawn_worker(ChannelKind::Webhook, &doc, stack.dir.path(), &[])?;
+            let dir = stack.dir.path();
+            let proc = if system == System::HeraldSignedAlt {
+                let Some(alt) = &bench.args.alt_worker_bin else {
+                    anyhow::bail!("herald-signed-alt needs --alt-worker-bin");
+                };
+                bench.spawn_worker_bin(ChannelKind::Webhook, alt, &doc, dir, &[])?
+            } else {
+                bench.spawn_worker(ChannelKind::Webhook, &doc, dir, &[])?
+            };
             (proc, consumer_name("webhook", "bench", &pattern()?))
         }
         System::Bare => {
@@ -177,6 +188,7 @@ async fn run_once(bench: &Bench, system: System, round: u32) -> anyhow::Result<R
         redelivered: u64::try_from(info.num_redelivered).unwrap_or(u64::MAX),
         nats_in_per_event: msgs1.received.saturating_sub(msgs0.received) as f64 / n,
         nats_out_per_event: msgs1.sent.saturating_sub(msgs0.sent) as f64 / n,
+        subs_per_event: msgs1.subscribed.saturating_sub(msgs0.subscribed) as f64 / n,
         other_cores: usage.other_cores,
     })
 }
@@ -197,7 +209,12 @@ fn report(bench: &Bench, results: &[RunResult]) -> String {
     let of = |s: System| results.iter().filter(move |r| r.system == s);
     let med = |s: System, f: fn(&RunResult) -> f64| median(of(s).map(f).collect());
     let bare_rate = med(System::Bare, |r| r.delivery_rate);
-    for s in [System::Herald, System::HeraldSigned, System::Bare] {
+    for s in [
+        System::Herald,
+        System::HeraldSigned,
+        System::HeraldSignedAlt,
+        System::Bare,
+    ] {
         if of(s).next().is_none() {
             continue;
         }
@@ -229,16 +246,16 @@ fn report(bench: &Bench, results: &[RunResult]) -> String {
     );
     let _ = writeln!(
         out,
-        "| round | system | publish (events/s) | rate (events/s) | CPU µs/delivery | nats-server µs | bench process µs | burst p50 / p99 (ms) | paced p50 / p99 (ms) | duplicates | redelivered | other load (cores) |"
+        "| round | system | publish (events/s) | rate (events/s) | CPU µs/delivery | nats-server µs | bench process µs | burst p50 / p99 (ms) | paced p50 / p99 (ms) | NATS msgs in / out per event | subscriptions per event | duplicates | redelivered | other load (cores) |"
     );
     let _ = writeln!(
         out,
-        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     );
     for r in results {
         let _ = writeln!(
             out,
-            "| {} | {} | {:.0} | {:.0} | {:.1} | {:.1} | {:.1} | {:.1} / {:.1} | {:.2} / {:.2} | {} | {} | {:.2} |",
+            "| {} | {} | {:.0} | {:.0} | {:.1} | {:.1} | {:.1} | {:.1} / {:.1} | {:.2} / {:.2} | {:.2} / {:.2} | {:.3} | {} | {} | {:.2} |",
             r.round,
             r.system.label(),
             r.publish_rate,
@@ -250,6 +267,9 @@ fn report(bench: &Bench, results: &[RunResult]) -> String {
             r.burst_p99_ms,
             r.paced_p50_ms,
             r.paced_p99_ms,
+            r.nats_in_per_event,
+            r.nats_out_per_event,
+            r.subs_per_event,
             r.duplicates,
             r.redelivered,
             r.other_cores

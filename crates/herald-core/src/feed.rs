@@ -53,6 +53,7 @@ pub enum FeedOutcome {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FeedEntry {
     /// When the decision was taken.
+    #[serde(serialize_with = "crate::timestamp::serialize")]
     pub time: DateTime<Utc>,
     /// The destination.
     pub destination: String,

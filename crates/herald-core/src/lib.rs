@@ -19,6 +19,7 @@
 //! - [`present`]: the shared reading of an event for display (headline, facts,
 //!   colours, mentions).
 //! - [`text`]: truncation to provider limits and escaping for HTML and Markdown.
+//! - [`timestamp`]: RFC 3339 timestamps written into JSON cheaply.
 //! - [`template`]: MiniJinja payload templates with dsops-style placeholders.
 //! - [`retry`]: the retry schedule, jitter and `Retry-After`.
 //! - [`ratelimit`]: per-destination token bucket and throttling pause.
@@ -62,6 +63,7 @@ pub mod status;
 pub mod telemetry;
 pub mod template;
 pub mod text;
+pub mod timestamp;
 pub mod worker;
 
 pub use channel::{Channel, DeliveryContext};

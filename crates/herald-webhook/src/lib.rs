@@ -34,6 +34,14 @@ use render::BodyFormat;
 use request::text_header;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 
+// Header names set on every request, parsed once.
+static EVENT_ID: HeaderName = HeaderName::from_static("x-herald-event-id");
+static EVENT_TYPE: HeaderName = HeaderName::from_static("x-herald-event-type");
+static ATTEMPT: HeaderName = HeaderName::from_static("x-herald-attempt");
+static WEBHOOK_ID: HeaderName = HeaderName::from_static("webhook-id");
+static WEBHOOK_TIMESTAMP: HeaderName = HeaderName::from_static("webhook-timestamp");
+static WEBHOOK_SIGNATURE: HeaderName = HeaderName::from_static("webhook-signature");
+
 /// How a built destination signs.
 #[derive(Debug)]
 enum Signer {
@@ -251,26 +259,30 @@ impl Channel for Webhook {
     ) -> Result<WebhookRequest, RenderError> {
         let body = render::body(&self.format, event, &ctx.destination).map_err(RenderError)?;
         let mut headers = self.headers.clone();
+        headers.reserve(8);
         headers.insert(CONTENT_TYPE, self.content_type.clone());
-        headers.insert("x-herald-event-id", text_header(&event.id));
-        headers.insert("x-herald-event-type", text_header(&event.event_type));
-        headers.insert("x-herald-attempt", HeaderValue::from(ctx.attempt));
+        headers.insert(EVENT_ID.clone(), text_header(&event.id));
+        headers.insert(EVENT_TYPE.clone(), text_header(&event.event_type));
+        headers.insert(ATTEMPT.clone(), HeaderValue::from(ctx.attempt));
         match &self.signer {
             None => {}
             Some(Signer::StandardWebhooks(keys)) => {
                 let ts = ctx.now.timestamp();
-                let signature = keys
-                    .iter()
-                    .map(|key| key.sign(&ctx.idempotency_key, ts, &body))
-                    .collect::<Vec<_>>()
-                    .join(" ");
-                headers.insert("webhook-id", text_header(&ctx.idempotency_key));
-                headers.insert("webhook-timestamp", HeaderValue::from(ts));
-                headers.insert("webhook-signature", text_header(&signature));
+                let signature = match keys.as_slice() {
+                    [key] => key.sign(&ctx.idempotency_key, ts, &body),
+                    _ => keys
+                        .iter()
+                        .map(|key| key.sign(&ctx.idempotency_key, ts, &body))
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                };
+                headers.insert(WEBHOOK_ID.clone(), text_header(&ctx.idempotency_key));
+                headers.insert(WEBHOOK_TIMESTAMP.clone(), HeaderValue::from(ts));
+                headers.insert(WEBHOOK_SIGNATURE.clone(), text_header(&signature));
             }
             Some(Signer::Hmac { key, header }) => {
                 let signature = hmac_sha256_hex(key.expose().as_bytes(), &body);
-                headers.insert("webhook-id", text_header(&ctx.idempotency_key));
+                headers.insert(WEBHOOK_ID.clone(), text_header(&ctx.idempotency_key));
                 headers.insert(header.clone(), text_header(&signature));
             }
         }

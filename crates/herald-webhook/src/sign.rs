@@ -7,9 +7,11 @@ use sha2::Sha256;
 
 type HmacSha256 = Hmac<Sha256>;
 
-/// A Standard Webhooks signing key (the decoded bytes of a `whsec_` secret).
+/// A Standard Webhooks signing key (the decoded bytes of a `whsec_` secret),
+/// held as a keyed HMAC state: each signature clones it instead of hashing the
+/// key again.
 #[derive(Clone)]
-pub struct StandardWebhooksKey(Vec<u8>);
+pub struct StandardWebhooksKey(HmacSha256);
 
 impl std::fmt::Debug for StandardWebhooksKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -36,20 +38,45 @@ impl StandardWebhooksKey {
         if bytes.is_empty() {
             return Err("the signing secret is empty".into());
         }
-        Ok(Self(bytes))
+        let mac = HmacSha256::new_from_slice(&bytes).unwrap_or_else(|_| unreachable_hmac());
+        Ok(Self(mac))
     }
 
     /// The `webhook-signature` value for one attempt: `v1,<base64>` over
     /// `{id}.{timestamp}.{body}`.
     pub fn sign(&self, id: &str, timestamp: i64, body: &[u8]) -> String {
-        let mut mac = HmacSha256::new_from_slice(&self.0).unwrap_or_else(|_| unreachable_hmac());
+        let mut mac = self.0.clone();
         mac.update(id.as_bytes());
         mac.update(b".");
-        mac.update(timestamp.to_string().as_bytes());
+        mac.update(itoa_i64(timestamp).as_bytes());
         mac.update(b".");
         mac.update(body);
-        format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()))
+        let mut out = String::with_capacity(3 + 44);
+        out.push_str("v1,");
+        STANDARD.encode_string(mac.finalize().into_bytes(), &mut out);
+        out
     }
+}
+
+/// The decimal text of `n` without the formatting machinery.
+fn itoa_i64(n: i64) -> String {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    let mut rest = n.unsigned_abs();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    let mut out = String::with_capacity(21);
+    if n < 0 {
+        out.push('-');
+    }
+    out.extend(digits[i..].iter().map(|&d| char::from(d)));
+    out
 }
 
 /// `sha256=<hex>` of HMAC-SHA256 over the body, keyed by the secret's bytes.
@@ -100,6 +127,13 @@ mod tests {
         assert_ne!(sig, neg["signature_header"].as_str().unwrap());
         for bad in doc["negative_vectors"][2]["secrets"].as_array().unwrap() {
             assert!(StandardWebhooksKey::parse(bad.as_str().unwrap()).is_err());
+        }
+    }
+
+    #[test]
+    fn timestamps_are_written_in_decimal() {
+        for n in [0, 7, 10, 1_700_000_000, -1, -42, i64::MAX, i64::MIN] {
+            assert_eq!(itoa_i64(n), n.to_string());
         }
     }
 

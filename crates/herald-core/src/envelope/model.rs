@@ -115,6 +115,7 @@ pub struct Envelope {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
     /// When the event happened (defaults to the JetStream publish time).
+    #[serde(serialize_with = "crate::timestamp::serialize")]
     pub time: DateTime<Utc>,
     /// How bad it is (derived from the type when absent).
     pub severity: Severity,

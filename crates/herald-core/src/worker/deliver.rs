@@ -295,7 +295,10 @@ pub(super) async fn deliver<C: Channel>(
     };
     let span = attempt_span(&rt, attempt);
     let started = tokio::time::Instant::now();
-    let outcome = tokio::time::timeout(rt.timeout + SEND_GRACE, rt.channel.send(&payload, &ctx))
+    // Boxed: the send future is most of this one's size, and this one is moved
+    // into its task whole.
+    let send = Box::pin(rt.channel.send(&payload, &ctx));
+    let outcome = tokio::time::timeout(rt.timeout + SEND_GRACE, send)
         .instrument(span.clone())
         .await
         .unwrap_or_else(|_| Outcome::Retry(Failure::new("the send did not finish in time")));

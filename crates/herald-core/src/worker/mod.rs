@@ -16,6 +16,7 @@
 mod deliver;
 mod digest;
 mod prepare;
+mod pull;
 mod runtime;
 mod serial;
 mod stats;
@@ -142,6 +143,7 @@ impl Worker {
             None
         };
         let shared = Arc::new(Shared {
+            js: js.clone(),
             status: StatusBoard::new(StatusStore::new(status_kv)),
             feed: Feed::start(client.clone(), &config.status),
             memory: Memory::kv(kv.clone()),
@@ -178,6 +180,7 @@ impl Worker {
                 timeout: p.timeout,
                 gate: Gate::new(p.rate_limit),
                 slots: Arc::new(Semaphore::new(concurrency)),
+                min_pull: (concurrency / 4).clamp(1, shared.max_batch),
                 stats: Arc::new(DestinationStats::default()),
                 metrics: monitor.metrics.destination(C::NAME, &name),
                 memory: shared.memory.scoped(&name),

@@ -11,13 +11,13 @@ use std::time::Duration;
 
 use async_nats::jetstream::consumer::{Consumer, pull};
 use async_nats::jetstream::{AckKind, Message};
-use futures::StreamExt as _;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{Instrument as _, debug, warn};
 
 use super::deliver::{Source, ack, admit, deliver, delivery_span};
+use super::pull::{Pulled, Puller};
 use super::serial::Turns;
 use super::stats::DestinationStats;
 use super::status::StatusBoard;
@@ -33,9 +33,15 @@ use crate::ratelimit::Gate;
 use crate::receipts::Receipts;
 use crate::retry::RetryPolicy;
 
+/// How long a live pull loop waits for more free slots before it pulls with
+/// fewer than `min_pull` credits.
+const GATHER: Duration = Duration::from_millis(2);
+
 /// What every destination of a worker shares.
 #[derive(Debug)]
 pub(super) struct Shared {
+    /// The JetStream context of the worker's connection.
+    pub(super) js: async_nats::jetstream::Context,
     pub(super) receipts: Receipts,
     pub(super) memory: Memory,
     pub(super) dlq: DeadLetters,
@@ -61,6 +67,9 @@ pub(super) struct DestinationRuntime<C> {
     pub(super) timeout: Duration,
     pub(super) gate: Gate,
     pub(super) slots: Arc<Semaphore>,
+    /// The fewest credits a live pull request waits for: a quarter of the
+    /// slots (at least 1, at most `worker.max_batch`).
+    pub(super) min_pull: usize,
     pub(super) stats: Arc<DestinationStats>,
     pub(super) metrics: DestinationMetrics,
     pub(super) shared: Arc<Shared>,
@@ -83,6 +92,38 @@ impl<C: Channel> DestinationRuntime<C> {
         let slot = self.slots.clone().acquire_owned().await.ok()?;
         self.gate.ready().await;
         Some(slot)
+    }
+
+    /// Waits for the credits of one pull request: one credit, then, for
+    /// `min_pull > 1`, more slots until there are `min_pull` of them (more if
+    /// free right now). Under load, slots come free one at a time; pulling for
+    /// each one would make a pull request per event or two, which costs the
+    /// server and the worker more than the events themselves. When nothing is
+    /// in flight every slot is free, so this never delays a quiet destination.
+    /// The wait is short ([`GATHER`]): slots another loop holds (an idle
+    /// replay pull) must not hold this one back. A rate limit that holds back
+    /// the next token ends it too: the request goes out with what it has.
+    async fn credits(&self, min_pull: usize) -> Option<Vec<OwnedSemaphorePermit>> {
+        let first = self.credit().await?;
+        let mut credits = vec![first];
+        self.more_credits(&mut credits);
+        if credits.len() >= min_pull {
+            return Some(credits);
+        }
+        let until = tokio::time::Instant::now() + GATHER;
+        while credits.len() < min_pull {
+            let Ok(slot) = tokio::time::timeout_at(until, self.slots.clone().acquire_owned()).await
+            else {
+                break;
+            };
+            let slot = slot.ok()?;
+            if !self.gate.try_ready() {
+                break;
+            }
+            credits.push(slot);
+            self.more_credits(&mut credits);
+        }
+        Some(credits)
     }
 
     /// Takes more credits while they are free right now.
@@ -108,6 +149,32 @@ pub(super) async fn pull_loop<C: Channel>(
 ) {
     let cancel = rt.shared.cancel.clone();
     let mut failures: u32 = 0;
+    // Replays are rare and short: they pull for whatever is free.
+    let min_pull = match source {
+        Source::Live => rt.min_pull,
+        Source::Replay => 1,
+    };
+    let js = rt.shared.js.clone();
+    let client = js.client();
+    let mut puller = loop {
+        let puller = tokio::select! {
+            () = cancel.cancelled() => return,
+            p = Puller::new(&client, js.clone(), consumer.clone()) => p,
+        };
+        match puller {
+            Ok(p) => break p,
+            Err(e) => {
+                failures += 1;
+                let wait = backoff(failures);
+                warn!(consumer = %consumer_name, error = %e, retry_in_ms = wait.as_millis() as u64, "Pull failed.");
+                tokio::select! {
+                    () = cancel.cancelled() => return,
+                    () = tokio::time::sleep(wait) => {}
+                }
+            }
+        }
+    };
+    failures = 0;
     loop {
         if source == Source::Replay {
             // The replay consumer is idle nearly always: it waits for work
@@ -117,20 +184,13 @@ pub(super) async fn pull_loop<C: Channel>(
                 () = replay_pending(&consumer, &consumer_name, rt.shared.pull_expires) => {}
             }
         }
-        let first = tokio::select! {
+        let credits = tokio::select! {
             () = cancel.cancelled() => break,
-            c = rt.credit() => c,
+            c = rt.credits(min_pull) => c,
         };
-        let Some(first) = first else { break };
-        let mut credits = vec![first];
-        rt.more_credits(&mut credits);
+        let Some(mut credits) = credits else { break };
 
-        let batch = consumer
-            .batch()
-            .max_messages(credits.len())
-            .expires(rt.shared.pull_expires)
-            .messages()
-            .await;
+        let batch = puller.request(credits.len(), rt.shared.pull_expires).await;
         let mut batch = match batch {
             Ok(b) => b,
             Err(e) => {
@@ -193,7 +253,7 @@ fn spawn_delivery<C: Channel>(
 /// and dropping the request would strand it until `ack_wait`.)
 async fn finish_batch<C: Channel>(
     rt: &Arc<DestinationRuntime<C>>,
-    batch: &mut pull::Batch,
+    batch: &mut Pulled<'_>,
     credits: &mut Vec<OwnedSemaphorePermit>,
     consumer: &str,
     source: Source,
