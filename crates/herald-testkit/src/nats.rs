@@ -154,28 +154,7 @@ impl NatsServer {
     /// # Errors
     /// When it cannot be signalled or does not exit in time (it is then killed).
     pub async fn terminate(&mut self, deadline: Duration) -> Result<()> {
-        let Some(pid) = self.child.as_ref().map(Child::id) else {
-            return Ok(());
-        };
-        let status = Command::new("kill")
-            .args(["-TERM", &pid.to_string()])
-            .status()
-            .context("running kill -TERM")?;
-        if !status.success() {
-            bail!("kill -TERM nats-server failed: {status}");
-        }
-        let end = Instant::now() + deadline;
-        while let Some(child) = self.child.as_mut()
-            && child.try_wait()?.is_none()
-        {
-            if Instant::now() >= end {
-                self.kill()?;
-                bail!("nats-server did not stop within {deadline:?} of SIGTERM");
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        self.child = None;
-        Ok(())
+        terminate_child(&mut self.child, "nats-server", deadline).await
     }
 
     /// Stops the server gracefully (see [`Self::terminate`]), then starts it
@@ -258,6 +237,43 @@ impl NatsServer {
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
     }
+}
+
+/// Sends SIGTERM to `child` (when it runs) and waits up to `deadline` for it
+/// to exit; then it is gone (`None`).
+///
+/// # Errors
+/// When it cannot be signalled, or does not exit in time (it is then killed).
+pub(crate) async fn terminate_child(
+    child: &mut Option<Child>,
+    what: &str,
+    deadline: Duration,
+) -> Result<()> {
+    let Some(pid) = child.as_ref().map(Child::id) else {
+        return Ok(());
+    };
+    let status = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .context("running kill -TERM")?;
+    if !status.success() {
+        bail!("kill -TERM {what} failed: {status}");
+    }
+    let end = Instant::now() + deadline;
+    while let Some(c) = child.as_mut()
+        && c.try_wait()?.is_none()
+    {
+        if Instant::now() >= end {
+            if let Some(mut c) = child.take() {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+            bail!("{what} did not stop within {deadline:?} of SIGTERM");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    *child = None;
+    Ok(())
 }
 
 /// True when a client can connect and JetStream answers `$JS.API.INFO`.

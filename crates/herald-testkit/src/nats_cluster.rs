@@ -12,7 +12,7 @@ use async_nats::jetstream;
 use tempfile::TempDir;
 use tokio::time::Instant;
 
-use crate::nats::{free_port, server_binary, tail};
+use crate::nats::{free_port, server_binary, tail, terminate_child};
 
 /// How long a cluster may take to elect its JetStream meta leader.
 const READY_DEADLINE: Duration = Duration::from_secs(60);
@@ -210,31 +210,8 @@ impl NatsCluster {
     /// # Errors
     /// When it cannot be signalled or does not exit in time.
     pub async fn terminate(&mut self, i: usize, deadline: Duration) -> Result<()> {
-        let Some(pid) = self.nodes[i].child.as_ref().map(Child::id) else {
-            return Ok(());
-        };
-        let status = Command::new("kill")
-            .args(["-TERM", &pid.to_string()])
-            .status()
-            .context("running kill -TERM")?;
-        if !status.success() {
-            bail!("kill -TERM nats-server failed: {status}");
-        }
-        let end = Instant::now() + deadline;
-        while let Some(child) = self.nodes[i].child.as_mut()
-            && child.try_wait()?.is_none()
-        {
-            if Instant::now() >= end {
-                self.kill(i)?;
-                bail!(
-                    "nats-server {} did not stop within {deadline:?} of SIGTERM",
-                    self.nodes[i].name
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        self.nodes[i].child = None;
-        Ok(())
+        let what = format!("nats-server {}", self.nodes[i].name);
+        terminate_child(&mut self.nodes[i].child, &what, deadline).await
     }
 
     /// Starts node `i` again on its ports and store (after [`Self::kill`] or

@@ -25,7 +25,7 @@ const BOUND_KIB: u64 = 256 * 1024;
 /// # Errors
 /// When an invariant does not hold, or the fleet does not run.
 pub async fn run(scale: Scale) -> Result<Figures> {
-    let events = scale.pick(8_000, 1_000_000);
+    let events = scale.pick(3_000, 1_000_000);
     let slow_for = scale.pick(Duration::from_secs(3), Duration::from_secs(60));
     let deadline = scale.pick(Duration::from_secs(150), Duration::from_secs(3_600));
     let receiver = Receiver::start_with_default(Reply::ok().after(SLOW)).await?;
