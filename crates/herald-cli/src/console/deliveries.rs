@@ -1,16 +1,20 @@
 //! Live deliveries: the console follows the workers' feed
-//! (`<status.feed_subject_prefix>.>`) and keeps the last entries in memory;
-//! the page polls `GET /api/deliveries?after=<n>` for what is new.
+//! (`<status.feed_subject_prefix>.*.*`) and keeps the last entries in memory;
+//! the page polls `GET /api/deliveries?after=<n>` for what is new. Workers
+//! publish entries only while a watcher is there, so the console announces
+//! itself on `<prefix>.watchers` every `WATCH_INTERVAL` and answers a starting
+//! worker's question there.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 
 use anyhow::Context as _;
 use axum::Json;
 use axum::extract::{Query, State};
+use bytes::Bytes;
 use futures::StreamExt as _;
 use herald_core::config::StatusConfig;
-use herald_core::feed::{FeedEntry, feed_filter};
+use herald_core::feed::{FeedEntry, WATCH_INTERVAL, feed_filter, watch_subject};
 use serde::{Deserialize, Serialize};
 use tracing::debug;
 
@@ -31,8 +35,10 @@ struct Ring {
 }
 
 impl Deliveries {
-    /// Subscribes to the feed on `client` (when the workers publish one) and
-    /// keeps the last `keep` entries. Returns once the subscription is in place.
+    /// Subscribes to the feed on `client` (when the workers publish one),
+    /// announces the console to the workers and keeps the last `keep` entries.
+    /// Returns once the subscription is in place and the first announcement
+    /// sent.
     pub(crate) async fn follow(
         client: &async_nats::Client,
         status: &StatusConfig,
@@ -49,10 +55,25 @@ impl Deliveries {
             .subscribe(feed_filter(&status.feed_subject_prefix))
             .await
             .context("subscribing to the live feed")?;
+        let watchers = watch_subject(&status.feed_subject_prefix);
+        let questions = client
+            .subscribe(watchers.clone())
+            .await
+            .context("subscribing to the feed's watchers")?;
+        client
+            .publish(watchers.clone(), Bytes::new())
+            .await
+            .context("announcing the console to the workers")?;
         client
             .flush()
             .await
             .context("subscribing to the live feed")?;
+        tokio::spawn(announce(
+            client.clone(),
+            watchers,
+            questions,
+            Arc::downgrade(&deliveries),
+        ));
         let weak = Arc::downgrade(&deliveries);
         tokio::spawn(async move {
             while let Some(msg) = sub.next().await {
@@ -92,6 +113,42 @@ impl Deliveries {
             .cloned()
             .collect();
         (entries, ring.last)
+    }
+}
+
+/// Announces the console every [`WATCH_INTERVAL`] and answers the workers'
+/// questions on `watchers`, until the deliveries are dropped.
+async fn announce(
+    client: async_nats::Client,
+    watchers: String,
+    mut questions: async_nats::Subscriber,
+    deliveries: Weak<Deliveries>,
+) {
+    let mut tick = tokio::time::interval(WATCH_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The first tick is now; the first announcement was sent already.
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                if deliveries.strong_count() == 0 {
+                    break;
+                }
+                if let Err(e) = client.publish(watchers.clone(), Bytes::new()).await {
+                    debug!(error = %e, "Announcement to the workers not sent.");
+                }
+            }
+            question = questions.next() => match question {
+                Some(q) => {
+                    if let Some(reply) = q.reply
+                        && let Err(e) = client.publish(reply, Bytes::new()).await
+                    {
+                        debug!(error = %e, "Answer to a worker not sent.");
+                    }
+                }
+                None => break,
+            },
+        }
     }
 }
 

@@ -356,9 +356,16 @@ pub struct StatusConfig {
     #[serde(default = "default_status_interval")]
     pub interval: HumanDuration,
     /// Whether workers publish each delivery outcome on the live feed (core
-    /// NATS, never stored) that `herald console` shows.
+    /// NATS, never stored) that `herald console` shows. Entries are published
+    /// only while a console watches (it announces itself on
+    /// `<feed_subject_prefix>.watchers`), unless `feed_always` is set.
     #[serde(default = "yes")]
     pub feed: bool,
+    /// Publish every feed entry even when no console watches, for other
+    /// subscribers of `<feed_subject_prefix>.*.*` (a `nats sub`, a log
+    /// shipper). Costs one NATS message and its JSON per delivery decision.
+    #[serde(default)]
+    pub feed_always: bool,
     /// Subject prefix of the live feed; an outcome is published on
     /// `<prefix>.<channel>.<destination>`. Must not be inside `stream.subjects`.
     #[serde(default = "default_feed_prefix")]
@@ -384,6 +391,7 @@ impl Default for StatusConfig {
             replicas: 1,
             interval: default_status_interval(),
             feed: true,
+            feed_always: false,
             feed_subject_prefix: default_feed_prefix(),
         }
     }

@@ -7,6 +7,7 @@ mod digest;
 mod discord;
 mod dlq;
 mod email;
+mod feed;
 mod hostile;
 mod isolation;
 mod jira;

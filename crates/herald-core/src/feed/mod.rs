@@ -9,6 +9,12 @@
 //! through a bounded queue and dropped when it is full). `status.feed: false`
 //! turns it off.
 //!
+//! Entries are built and published only while a watcher is there:
+//! `herald console` announces itself every [`WATCH_INTERVAL`], and a worker
+//! stops publishing [`WATCH_TTL`] after the last announcement, so an unwatched
+//! fleet spends nothing on the feed. `status.feed_always: true` publishes every
+//! entry regardless, for other subscribers.
+//!
 //! Entries carry no secrets: the reasons are the same secret-free texts the
 //! status records and dead letters hold.
 
@@ -27,6 +33,11 @@ use crate::dlq::DeadLetter;
 use crate::envelope::Envelope;
 use crate::outcome::Failure;
 use crate::replay;
+
+mod watch;
+
+use watch::Watched;
+pub use watch::{WATCH_INTERVAL, WATCH_TTL, watch_subject};
 
 /// How many entries may wait for the publisher before new ones are dropped.
 const QUEUE: usize = 1024;
@@ -155,9 +166,9 @@ pub fn feed_subject(prefix: &str, channel: &str, destination: &str) -> String {
     format!("{prefix}.{channel}.{destination}")
 }
 
-/// The subscription that sees every feed entry.
+/// The subscription that sees every feed entry (and not the watch subject).
 pub fn feed_filter(prefix: &str) -> String {
-    format!("{prefix}.>")
+    format!("{prefix}.*.*")
 }
 
 /// A worker's feed publisher. Cloning shares the queue.
@@ -165,6 +176,7 @@ pub fn feed_filter(prefix: &str) -> String {
 pub struct Feed {
     queue: Option<mpsc::Sender<(String, Bytes)>>,
     prefix: String,
+    watched: Watched,
 }
 
 impl Feed {
@@ -173,16 +185,29 @@ impl Feed {
         Self {
             queue: None,
             prefix: String::new(),
+            watched: Watched::default(),
         }
     }
 
-    /// Starts the publisher on `client` when `status.feed` is on. Must be
+    /// Starts the publisher on `client` when `status.feed` is on, and (unless
+    /// `status.feed_always`) the task that follows the watchers. Must be
     /// called inside a Tokio runtime; the publisher stops when every clone of
     /// the feed is dropped.
     pub fn start(client: async_nats::Client, config: &StatusConfig) -> Self {
         if !config.feed {
             return Self::off();
         }
+        let watched = if config.feed_always {
+            Watched::always()
+        } else {
+            let watched = Watched::default();
+            tokio::spawn(watch::follow(
+                client.clone(),
+                config.feed_subject_prefix.clone(),
+                watched.clone(),
+            ));
+            watched
+        };
         let (tx, mut rx) = mpsc::channel::<(String, Bytes)>(QUEUE);
         tokio::spawn(async move {
             while let Some((subject, body)) = rx.recv().await {
@@ -194,11 +219,13 @@ impl Feed {
         Self {
             queue: Some(tx),
             prefix: config.feed_subject_prefix.clone(),
+            watched,
         }
     }
 
-    /// Publishes one decision about `msg` (never waits; drops the entry when
-    /// the queue is full). `event` is the event when it could be read.
+    /// Publishes one decision about `msg` while a watcher is there (never
+    /// waits; drops the entry when the queue is full). `event` is the event
+    /// when it could be read.
     pub fn note(
         &self,
         channel: &str,
@@ -208,6 +235,9 @@ impl Feed {
         noted: Noted<'_>,
     ) {
         let Some(queue) = &self.queue else { return };
+        if !self.watched.get() {
+            return;
+        }
         let headers = msg.headers.as_ref();
         let subject = replay::original_subject(headers).unwrap_or(msg.subject.as_str());
         let (event_id, event_type) = match event {
@@ -319,7 +349,8 @@ mod tests {
             feed_subject("herald.feed", "webhook", "ops"),
             "herald.feed.webhook.ops"
         );
-        assert_eq!(feed_filter("herald.feed"), "herald.feed.>");
+        assert_eq!(feed_filter("herald.feed"), "herald.feed.*.*");
+        assert_eq!(watch_subject("herald.feed"), "herald.feed.watchers");
     }
 
     #[test]
