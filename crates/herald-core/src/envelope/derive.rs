@@ -9,7 +9,9 @@ pub fn derive_severity(event_type: &str) -> Severity {
         .rsplit_once('.')
         .map_or(event_type, |(_, e)| e)
         .to_ascii_lowercase();
-    let has = |w: &str| event.split(['_', '-']).any(|p| p == w);
+    // Split once; the words are looked up many times below.
+    let words: Vec<&str> = event.split(['_', '-']).collect();
+    let has = |w: &str| words.contains(&w);
     if has("critical") || has("detected") && event_type.starts_with("incident") {
         Severity::Critical
     } else if has("failed") || has("failure") || has("error") || has("expired") {

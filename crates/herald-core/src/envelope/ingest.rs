@@ -172,7 +172,7 @@ pub(super) struct Partial {
 
 /// Reads the native envelope. Unknown keys are kept in `data` when the
 /// publisher sent no explicit `data`, so templates can reach them.
-fn from_native(doc: Map<String, Value>) -> Result<Partial, IngestError> {
+fn from_native(mut doc: Map<String, Value>) -> Result<Partial, IngestError> {
     let id = text(doc.get("id")).ok_or_else(|| {
         bad(
             IngestErrorKind::MissingId,
@@ -184,8 +184,9 @@ fn from_native(doc: Map<String, Value>) -> Result<Partial, IngestError> {
         ..Partial::default()
     };
     lift_envelope_fields(&mut p, &doc);
-    p.data = match doc.get("data") {
-        Some(d) => d.clone(),
+    // Taken, not cloned: the rest of `doc` is dropped.
+    p.data = match doc.remove("data") {
+        Some(d) => d,
         None => Value::Object(doc),
     };
     Ok(p)
