@@ -1,7 +1,7 @@
 //! One destination: where events matching its patterns are delivered.
 //!
 //! The keys every destination shares (`name`, `channel`, `events`, `when`,
-//! `rate_limit`, `retry`, `timeout`, `concurrency`, `tls`) are read here; every other key
+//! `rate_limit`, `retry`, `timeout`, `concurrency`, `tls`, `receipts`) are read here; every other key
 //! belongs to the channel and is kept, with its position in the file, until the
 //! channel's worker reads it with [`Destination::settings`].
 
@@ -46,6 +46,12 @@ pub struct Destination {
     /// How HTTPS connections to the provider verify its certificate (with
     /// where it was written; the destination's position when absent).
     pub tls: Spanned<DestinationTls>,
+    /// Whether idempotency receipts are kept (default): each event is looked
+    /// up before it is sent and recorded after, so a redelivery after a crash
+    /// is not sent twice. `false` leaves de-duplication to the receiver (the
+    /// idempotency key: `webhook-id`, PagerDuty `dedup_key`, Opsgenie `alias`)
+    /// and saves two NATS messages per delivery.
+    pub receipts: bool,
     /// The deployment's outbound allow-list (`worker.outbound`), shared by
     /// every destination of the file.
     pub outbound: Arc<OutboundPolicy>,
@@ -66,6 +72,7 @@ pub const COMMON_KEYS: &[&str] = &[
     "timeout",
     "concurrency",
     "tls",
+    "receipts",
 ];
 
 /// Certificate verification for a destination's HTTPS connections.
@@ -232,6 +239,7 @@ impl fmt::Debug for Destination {
             .field("timeout", &self.timeout.as_ref().map(|t| t.value))
             .field("concurrency", &self.concurrency)
             .field("tls", &self.tls.value)
+            .field("receipts", &self.receipts)
             .field(
                 "settings",
                 &self
@@ -476,6 +484,7 @@ impl<'de> Visitor<'de> for DestinationVisitor {
         let mut timeout = None;
         let mut concurrency = None;
         let mut tls: Option<Spanned<DestinationTls>> = None;
+        let mut receipts = None;
         let mut settings: Vec<(String, Spanned<serde_json::Value>)> = Vec::new();
         while let Some(key) = map.next_key::<String>()? {
             match key.as_str() {
@@ -498,6 +507,7 @@ impl<'de> Visitor<'de> for DestinationVisitor {
                     concurrency = Some(map.next_value::<Checked<Concurrency>>()?.0.0);
                 }
                 "tls" => tls = Some(map.next_value()?),
+                "receipts" => receipts = Some(map.next_value::<bool>()?),
                 _ => {
                     let value: Spanned<serde_json::Value> = map.next_value()?;
                     settings.push((key, value));
@@ -521,6 +531,7 @@ impl<'de> Visitor<'de> for DestinationVisitor {
             timeout,
             concurrency,
             tls: tls.unwrap_or_else(|| Spanned::new(DestinationTls::default(), location, location)),
+            receipts: receipts.unwrap_or(true),
             outbound: Arc::default(),
             settings,
             location,

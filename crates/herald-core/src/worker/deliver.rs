@@ -249,7 +249,7 @@ pub(super) async fn deliver<C: Channel>(
         return;
     }
     let key = receipt_key(&rt.name, &event.id);
-    let receipt = if forced {
+    let receipt = if forced || !rt.receipts {
         Ok(None)
     } else {
         rt.shared.receipts.get(&key).await
@@ -320,7 +320,9 @@ pub(super) async fn deliver<C: Channel>(
                 handle,
                 attempt,
             };
-            if let Err(e) = rt.shared.receipts.record(&key, &receipt).await {
+            if rt.receipts
+                && let Err(e) = rt.shared.receipts.record(&key, &receipt).await
+            {
                 warn!(destination = %rt.name, error = %e, "Delivered, but the receipt was not written.");
             }
             debug!(destination = %rt.name, event = %event.id, status, attempt, "Delivered.");

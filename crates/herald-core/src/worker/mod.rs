@@ -178,6 +178,7 @@ impl Worker {
                 when: p.destination.when.clone(),
                 retry: p.retry,
                 timeout: p.timeout,
+                receipts: p.destination.receipts,
                 gate: Gate::new(p.rate_limit),
                 slots: Arc::new(Semaphore::new(concurrency)),
                 min_pull: (concurrency / 4).clamp(1, shared.max_batch),

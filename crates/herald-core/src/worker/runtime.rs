@@ -65,6 +65,8 @@ pub(super) struct DestinationRuntime<C> {
     pub(super) when: When,
     pub(super) retry: RetryPolicy,
     pub(super) timeout: Duration,
+    /// Whether receipts are looked up before a send and recorded after.
+    pub(super) receipts: bool,
     pub(super) gate: Gate,
     pub(super) slots: Arc<Semaphore>,
     /// The fewest credits a live pull request waits for: a quarter of the

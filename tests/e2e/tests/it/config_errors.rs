@@ -162,6 +162,13 @@ fn table() -> Vec<Broken> {
             "expected a list",
         ),
         broken(
+            "receipts not a boolean",
+            with_hook("    url: http://x/y\n    receipts: sometimes\n"),
+            6,
+            "destinations[0].receipts",
+            "expected true or false",
+        ),
+        broken(
             "bad duration",
             with_hook("    url: http://x/y\n    timeout: 5 parsecs\n"),
             6,
