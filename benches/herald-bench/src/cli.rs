@@ -36,16 +36,30 @@ pub(crate) enum System {
     /// `--alt-worker-bin` with Standard Webhooks signing.
     #[value(name = "herald-signed-alt")]
     HeraldSignedAlt,
+    /// `herald-webhook` with Standard Webhooks signing and `receipts: false`
+    /// (de-duplication left to the receiver).
+    #[value(name = "herald-signed-unreceipted")]
+    HeraldSignedUnreceipted,
     /// The bare pull/POST/ack consumer.
     Bare,
 }
 
 impl System {
+    /// Every system, in the order of the summary tables.
+    pub(crate) const ALL: [System; 5] = [
+        System::Herald,
+        System::HeraldSigned,
+        System::HeraldSignedAlt,
+        System::HeraldSignedUnreceipted,
+        System::Bare,
+    ];
+
     pub(crate) fn label(self) -> &'static str {
         match self {
             System::Herald => "herald-webhook",
             System::HeraldSigned => "herald-webhook + signing",
             System::HeraldSignedAlt => "herald-webhook + signing (--alt-worker-bin)",
+            System::HeraldSignedUnreceipted => "herald-webhook + signing, `receipts: false`",
             System::Bare => "bare consumer",
         }
     }

@@ -105,7 +105,7 @@ fn report(bench: &Bench, runs: &[Run], events: u64) -> String {
     let mut bare = pooled(System::Bare);
     let bare_p99 = percentile(&mut bare, 0.99);
     let bare_cpu = med(System::Bare, |r| r.cpu_us);
-    for s in [System::Herald, System::HeraldSigned, System::Bare] {
+    for s in System::ALL {
         let mut v = pooled(s);
         if v.is_empty() {
             continue;

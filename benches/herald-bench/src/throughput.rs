@@ -64,15 +64,18 @@ pub(crate) async fn start_system(
     concurrency: u32,
 ) -> anyhow::Result<Proc> {
     let (mut consumer, cname) = match system {
-        System::Herald | System::HeraldSigned | System::HeraldSignedAlt => {
+        System::Herald
+        | System::HeraldSigned
+        | System::HeraldSignedAlt
+        | System::HeraldSignedUnreceipted => {
+            let mut dest = webhook("bench", &stack.receiver.url, system != System::Herald);
+            if system == System::HeraldSignedUnreceipted {
+                dest["receipts"] = json!(false);
+            }
             let doc = fleet(
                 &stack.nats.url,
                 json!({"concurrency": concurrency}),
-                &[webhook(
-                    "bench",
-                    &stack.receiver.url,
-                    system != System::Herald,
-                )],
+                &[dest],
             );
             let dir = stack.dir.path();
             let proc = if system == System::HeraldSignedAlt {
@@ -209,12 +212,7 @@ fn report(bench: &Bench, results: &[RunResult]) -> String {
     let of = |s: System| results.iter().filter(move |r| r.system == s);
     let med = |s: System, f: fn(&RunResult) -> f64| median(of(s).map(f).collect());
     let bare_rate = med(System::Bare, |r| r.delivery_rate);
-    for s in [
-        System::Herald,
-        System::HeraldSigned,
-        System::HeraldSignedAlt,
-        System::Bare,
-    ] {
+    for s in System::ALL {
         if of(s).next().is_none() {
             continue;
         }
