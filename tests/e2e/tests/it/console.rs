@@ -12,12 +12,12 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
 use herald_testkit::{
-    NatsServer, Receiver, Reply, WorkerCommand, binary, event, free_port, jira as jira_destination,
-    publish_with_headers, teams, wait_for_dead_letters, wait_until, webhook, write_fleet_config,
+    NatsServer, Receiver, Reply, WorkerCommand, event, jira as jira_destination,
+    publish_with_headers, teams, wait_for_dead_letters, webhook, write_fleet_config,
 };
 use serde_json::json;
 
-use crate::support::{SOON, wait_ready};
+use crate::support::{ConsoleProcess, SOON, wait_ready};
 
 /// Secrets in the configuration; the browser must never receive them.
 const SECRETS: &[&str] = &[
@@ -111,31 +111,9 @@ async fn the_console_works_in_a_real_browser() -> Result<()> {
         .with_context(|| worker.stderr())?;
 
     eprintln!("worker ready after {:?}", started.elapsed());
-    let port = free_port()?;
-    let console_url = format!("http://127.0.0.1:{port}");
-    let log = tempfile::NamedTempFile::new()?;
-    let mut console = tokio::process::Command::new(binary("herald")?)
-        .args(["console", "--config"])
-        .arg(config.path())
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .args(["--jaeger-url", "http://127.0.0.1:16686"])
-        .env_remove("HERALD_CONSOLE_TOKEN")
-        .env_remove("HERALD_CONSOLE_BASIC_AUTH")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log.reopen()?)
-        .kill_on_drop(true)
-        .spawn()
-        .context("starting herald console")?;
-    let http = reqwest::Client::new();
-    wait_until(SOON, "the console to answer", || async {
-        http.get(format!("{console_url}/api/info"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-    })
-    .await
-    .with_context(|| std::fs::read_to_string(log.path()).unwrap_or_default())?;
+    let console =
+        ConsoleProcess::start(config.path(), &["--jaeger-url", "http://127.0.0.1:16686"]).await?;
+    let console_url = console.url.clone();
 
     // One event, with trace context: delivered to ops-webhook, dead-lettered
     // for flaky, each seen on the feed with a link to its trace.
@@ -183,7 +161,7 @@ async fn the_console_works_in_a_real_browser() -> Result<()> {
     eprintln!("browser done after {:?}", started.elapsed());
     let stdout = String::from_utf8_lossy(&out.stdout);
     println!("{stdout}");
-    let console_log = std::fs::read_to_string(log.path()).unwrap_or_default();
+    let console_log = console.log();
     if !out.status.success() {
         bail!(
             "the browser test failed ({}):\n{stdout}\n{}\nconsole log:\n{console_log}\nworker log:\n{}",
@@ -236,6 +214,6 @@ async fn the_console_works_in_a_real_browser() -> Result<()> {
             )?;
         }
     }
-    console.kill().await.ok();
+    console.stop().await;
     Ok(())
 }

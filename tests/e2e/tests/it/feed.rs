@@ -2,18 +2,16 @@
 //! unwatched fleet, every decision once a watcher announces itself, and a
 //! `herald console` opened before the worker sees the worker's decisions.
 
-use std::process::Stdio;
-
 use anyhow::{Context as _, Result, bail};
 use futures::StreamExt as _;
 use herald_core::feed::{FeedEntry, feed_filter, watch_subject};
 use herald_testkit::{
-    ConfigFile, NatsServer, Receiver, binary, event, fleet, free_port, publish, wait_for_some,
-    wait_until, webhook, write_fleet_config,
+    ConfigFile, NatsServer, Receiver, event, fleet, publish, wait_for_some, webhook,
+    write_fleet_config,
 };
 use serde_json::{Value, json};
 
-use crate::support::{SOON, start_worker, wait_idle};
+use crate::support::{ConsoleProcess, SOON, start_worker, wait_idle};
 
 const PREFIX: &str = "herald.feed";
 
@@ -105,30 +103,8 @@ async fn a_console_opened_before_the_worker_shows_its_deliveries() -> Result<()>
         &nats.url(),
         &[webhook("early", &receiver.url(), &["rotation.>"])],
     )?;
-    let port = free_port()?;
-    let console_url = format!("http://127.0.0.1:{port}");
-    let log = tempfile::NamedTempFile::new()?;
-    let _console = tokio::process::Command::new(binary("herald")?)
-        .args(["console", "--config"])
-        .arg(config.path())
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .env_remove("HERALD_CONSOLE_TOKEN")
-        .env_remove("HERALD_CONSOLE_BASIC_AUTH")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log.reopen()?)
-        .kill_on_drop(true)
-        .spawn()
-        .context("starting herald console")?;
+    let console = ConsoleProcess::start(config.path(), &[]).await?;
     let http = reqwest::Client::new();
-    wait_until(SOON, "the console to answer", || async {
-        http.get(format!("{console_url}/api/info"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-    })
-    .await
-    .with_context(|| std::fs::read_to_string(log.path()).unwrap_or_default())?;
 
     let _worker = start_worker(&config).await?;
     let js = nats.jetstream().await?;
@@ -143,7 +119,7 @@ async fn a_console_opened_before_the_worker_shows_its_deliveries() -> Result<()>
 
     let shown = wait_for_some(SOON, "the delivery on the console", || async {
         let recent: Value = http
-            .get(format!("{console_url}/api/deliveries"))
+            .get(format!("{}/api/deliveries", console.url))
             .send()
             .await
             .ok()?
@@ -157,7 +133,7 @@ async fn a_console_opened_before_the_worker_shows_its_deliveries() -> Result<()>
             .cloned()
     })
     .await
-    .with_context(|| std::fs::read_to_string(log.path()).unwrap_or_default())?;
+    .with_context(|| console.log())?;
     if shown["outcome"] != "delivered" {
         bail!("the console shows {shown}");
     }

@@ -1,6 +1,8 @@
-//! Helpers shared by the end-to-end tests: starting workers in-process and
-//! naming their consumers.
+//! Helpers shared by the end-to-end tests: starting workers in-process,
+//! naming their consumers, and running `herald console`.
 
+use std::path::Path;
+use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
@@ -9,8 +11,8 @@ use herald_core::jetstream::consumer_name;
 use herald_core::routing::SubjectPattern;
 use herald_core::worker::Worker;
 use herald_testkit::{
-    ConfigFile, EVENT_STREAM, NatsServer, WorkerCommand, WorkerProcess, event, fleet, publish,
-    wait_for_consumer, wait_for_consumer_idle, wait_until,
+    ConfigFile, EVENT_STREAM, NatsServer, WorkerCommand, WorkerProcess, binary, event, fleet,
+    free_port, publish, wait_for_consumer, wait_for_consumer_idle, wait_until,
 };
 use herald_webhook::Webhook;
 use serde_json::Value;
@@ -187,4 +189,60 @@ impl<F> Fleet<F> {
 /// `prefix-000` .. `prefix-<n-1>`.
 pub(crate) fn ids(prefix: &str, n: usize) -> Vec<String> {
     (0..n).map(|i| format!("{prefix}-{i:03}")).collect()
+}
+
+/// A running `herald console` on a free loopback port, without access control,
+/// its stderr kept in a file. Killed when dropped.
+pub(crate) struct ConsoleProcess {
+    /// `http://127.0.0.1:<port>`.
+    pub(crate) url: String,
+    child: tokio::process::Child,
+    log: tempfile::NamedTempFile,
+}
+
+impl ConsoleProcess {
+    /// Starts `herald console --config <config>` with `extra` arguments and
+    /// waits until it answers `/api/info`.
+    pub(crate) async fn start(config: &Path, extra: &[&str]) -> Result<Self> {
+        let port = free_port()?;
+        let log = tempfile::NamedTempFile::new()?;
+        let child = tokio::process::Command::new(binary("herald")?)
+            .args(["console", "--config"])
+            .arg(config)
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .args(extra)
+            .env_remove("HERALD_CONSOLE_TOKEN")
+            .env_remove("HERALD_CONSOLE_BASIC_AUTH")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log.reopen()?)
+            .kill_on_drop(true)
+            .spawn()
+            .context("starting herald console")?;
+        let console = Self {
+            url: format!("http://127.0.0.1:{port}"),
+            child,
+            log,
+        };
+        let http = reqwest::Client::new();
+        wait_until(SOON, "the console to answer", || async {
+            http.get(format!("{}/api/info", console.url))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success())
+        })
+        .await
+        .with_context(|| console.log())?;
+        Ok(console)
+    }
+
+    /// What the console has written to stderr so far.
+    pub(crate) fn log(&self) -> String {
+        std::fs::read_to_string(self.log.path()).unwrap_or_default()
+    }
+
+    /// Stops it.
+    pub(crate) async fn stop(mut self) {
+        self.child.kill().await.ok();
+    }
 }
