@@ -19,6 +19,7 @@ mod ordering;
 mod outbound;
 mod pacing;
 mod pagerduty;
+mod provisioning;
 mod receivers;
 mod replicas;
 mod retries;
