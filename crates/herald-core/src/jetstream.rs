@@ -17,6 +17,12 @@ use crate::config::{
 };
 use crate::routing::SubjectPattern;
 
+mod retry;
+mod transient;
+
+pub use retry::Provisioning;
+use transient::Transient;
+
 /// A failure talking to NATS while setting up.
 #[derive(Debug, thiserror::Error)]
 pub enum SetupError {
@@ -35,13 +41,65 @@ pub enum SetupError {
         what: String,
         /// Why.
         message: String,
+        /// Whether it may succeed later unchanged (a timeout, a cluster
+        /// electing its leaders), as opposed to a refusal.
+        transient: bool,
     },
 }
 
-fn provision(what: impl Into<String>, e: impl std::fmt::Display) -> SetupError {
+impl SetupError {
+    /// True when retrying may help: JetStream did not answer in time or said
+    /// it is not ready. A refused request or a failed connection is not.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            Self::Provision {
+                transient: true,
+                ..
+            }
+        )
+    }
+
+    /// The same error, saying it was retried `retries` times for `took`.
+    fn gave_up(self, retries: u32, took: Duration, limit: Duration) -> Self {
+        match self {
+            Self::Provision {
+                what,
+                message,
+                transient,
+            } => Self::Provision {
+                what,
+                message: format!(
+                    "{message} (still failing after {retries} retries in {:.0} s; `worker.provision_timeout` is {})",
+                    took.as_secs_f64(),
+                    humantime::format_duration(limit)
+                ),
+                transient,
+            },
+            other @ Self::Connect { .. } => other,
+        }
+    }
+}
+
+/// A provisioning failure of a JetStream request, transient or not as the
+/// error says.
+fn provision<E>(what: impl Into<String>, e: &E) -> SetupError
+where
+    E: std::fmt::Display + Transient,
+{
     SetupError::Provision {
         what: what.into(),
         message: e.to_string(),
+        transient: e.is_transient(),
+    }
+}
+
+/// A definite provisioning failure found by the worker itself.
+fn refused(what: impl Into<String>, message: impl Into<String>) -> SetupError {
+    SetupError::Provision {
+        what: what.into(),
+        message: message.into(),
+        transient: false,
     }
 }
 
@@ -196,7 +254,7 @@ pub async fn ensure_event_stream(
         return js
             .get_stream(&cfg.name)
             .await
-            .map_err(|e| provision(format!("stream {}", cfg.name), e));
+            .map_err(|e| provision(format!("stream {}", cfg.name), &e));
     }
     js.get_or_create_stream(stream::Config {
         name: cfg.name.clone(),
@@ -214,7 +272,7 @@ pub async fn ensure_event_stream(
         ..Default::default()
     })
     .await
-    .map_err(|e| provision(format!("stream {}", cfg.name), e))
+    .map_err(|e| provision(format!("stream {}", cfg.name), &e))
 }
 
 /// Creates the dead-letter stream if it is missing.
@@ -237,7 +295,7 @@ pub async fn ensure_dlq_stream(
         ..Default::default()
     })
     .await
-    .map_err(|e| provision(format!("stream {}", cfg.stream), e))
+    .map_err(|e| provision(format!("stream {}", cfg.stream), &e))
 }
 
 /// Opens the receipts bucket, creating its stream first when missing.
@@ -293,10 +351,10 @@ async fn ensure_bucket(
         ..Default::default()
     })
     .await
-    .map_err(|e| provision(format!("stream {stream_name}"), e))?;
+    .map_err(|e| provision(format!("stream {stream_name}"), &e))?;
     js.get_key_value(bucket)
         .await
-        .map_err(|e| provision(format!("bucket {bucket}"), e))
+        .map_err(|e| provision(format!("bucket {bucket}"), &e))
 }
 
 /// Creates the replay stream (`<prefix>.>`) if it is missing.
@@ -319,7 +377,7 @@ pub async fn ensure_replay_stream(
         ..Default::default()
     })
     .await
-    .map_err(|e| provision(format!("stream {}", cfg.stream), e))
+    .map_err(|e| provision(format!("stream {}", cfg.stream), &e))
 }
 
 /// Creates the digest stream (`<prefix>.>`) if it is missing. Its duplicate
@@ -343,7 +401,7 @@ pub async fn ensure_digest_stream(
         ..Default::default()
     })
     .await
-    .map_err(|e| provision(format!("stream {}", cfg.stream), e))
+    .map_err(|e| provision(format!("stream {}", cfg.stream), &e))
 }
 
 /// Opens the digest claims bucket, creating its stream first when missing.
@@ -449,13 +507,13 @@ async fn ensure_pull_consumer(
     let mut consumer = stream
         .get_or_create_consumer(name, config)
         .await
-        .map_err(|e| provision(format!("consumer {name}"), e))?;
+        .map_err(|e| provision(format!("consumer {name}"), &e))?;
     let info = consumer
         .info()
         .await
-        .map_err(|e| provision(format!("consumer {name}"), e))?;
+        .map_err(|e| provision(format!("consumer {name}"), &e))?;
     if info.config.filter_subject != filter {
-        return Err(provision(
+        return Err(refused(
             format!("consumer {name}"),
             format!(
                 "it filters `{}`, not `{filter}`; delete it so it can be recreated",

@@ -56,6 +56,39 @@ impl NatsCluster {
     /// # Errors
     /// When `nats-server` is missing or the cluster does not form in time.
     pub async fn start(n: usize) -> Result<Self> {
+        let mut cluster = Self::configure(n)?;
+        for i in 0..n {
+            cluster.launch(i)?;
+        }
+        for i in 0..n {
+            cluster.wait_ready(i).await?;
+        }
+        Ok(cluster)
+    }
+
+    /// Configures `n` nodes but starts only the first `running` of them, and
+    /// waits until each accepts clients. With fewer than a majority running,
+    /// the cluster has no JetStream meta leader: JetStream API calls go
+    /// unanswered or are refused as unavailable until [`Self::restart`] starts
+    /// enough of the others.
+    ///
+    /// # Errors
+    /// When `nats-server` is missing or a node does not accept clients in time.
+    pub async fn start_some(n: usize, running: usize) -> Result<Self> {
+        let mut cluster = Self::configure(n)?;
+        for i in 0..running.min(n) {
+            cluster.launch(i)?;
+            cluster.wait_accepting(i).await?;
+        }
+        Ok(cluster)
+    }
+
+    /// The URL of node `i` alone.
+    pub fn url(&self, i: usize) -> String {
+        self.nodes[i].url()
+    }
+
+    fn configure(n: usize) -> Result<Self> {
         let mut nodes = Vec::with_capacity(n);
         for i in 1..=n {
             nodes.push(Node {
@@ -70,14 +103,7 @@ impl NatsCluster {
                 child: None,
             });
         }
-        let mut cluster = Self { nodes };
-        for i in 0..n {
-            cluster.launch(i)?;
-        }
-        for i in 0..n {
-            cluster.wait_ready(i).await?;
-        }
-        Ok(cluster)
+        Ok(Self { nodes })
     }
 
     /// How many nodes it has.
@@ -215,7 +241,8 @@ impl NatsCluster {
     }
 
     /// Starts node `i` again on its ports and store (after [`Self::kill`] or
-    /// [`Self::terminate`]) and waits until it answers JetStream API calls.
+    /// [`Self::terminate`], or for the first time after [`Self::start_some`])
+    /// and waits until it answers JetStream API calls.
     ///
     /// # Errors
     /// When it does not come back.
@@ -266,6 +293,40 @@ impl NatsCluster {
             .context("starting nats-server (is it installed?)")?;
         node.child = Some(child);
         Ok(())
+    }
+
+    /// Waits until node `i` accepts a client connection.
+    async fn wait_accepting(&mut self, i: usize) -> Result<()> {
+        let url = self.nodes[i].url();
+        let end = Instant::now() + READY_DEADLINE;
+        loop {
+            if let Some(status) = self.nodes[i]
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                bail!(
+                    "nats-server {} exited at start ({status}):\n{}",
+                    self.nodes[i].name,
+                    tail(&self.log(i), 20)
+                );
+            }
+            let connect = async_nats::ConnectOptions::new()
+                .connection_timeout(Duration::from_secs(1))
+                .connect(url.as_str());
+            if let Ok(Ok(client)) = tokio::time::timeout(Duration::from_secs(2), connect).await {
+                let _ = client.drain().await;
+                return Ok(());
+            }
+            if Instant::now() >= end {
+                bail!(
+                    "nats-server {} at {url} accepted no client within {READY_DEADLINE:?}:\n{}",
+                    self.nodes[i].name,
+                    tail(&self.log(i), 20)
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// Waits until node `i` accepts a client and answers `$JS.API.INFO`

@@ -243,6 +243,12 @@ pub struct WorkerConfig {
     /// How long in-flight deliveries may run after SIGTERM before the worker exits.
     #[serde(default = "default_shutdown_timeout")]
     pub shutdown_timeout: HumanDuration,
+    /// How long the worker keeps retrying at start while JetStream cannot yet
+    /// create or read its streams, buckets and consumers (a request timed out,
+    /// a cluster still electing its leaders, no suitable peers yet); a definite
+    /// refusal (a conflicting stream, a changed consumer filter) stops it at once.
+    #[serde(default = "default_provision_timeout")]
+    pub provision_timeout: HumanDuration,
     /// How long one pull request waits for events.
     #[serde(default = "default_pull_expires")]
     pub pull_expires: HumanDuration,
@@ -315,6 +321,10 @@ fn default_shutdown_timeout() -> HumanDuration {
     HumanDuration::from_secs(20)
 }
 
+fn default_provision_timeout() -> HumanDuration {
+    HumanDuration::from_secs(120)
+}
+
 fn default_pull_expires() -> HumanDuration {
     HumanDuration::from_secs(2)
 }
@@ -330,6 +340,7 @@ impl Default for WorkerConfig {
             ack_wait: default_ack_wait(),
             max_event_bytes: default_max_event_bytes(),
             shutdown_timeout: default_shutdown_timeout(),
+            provision_timeout: default_provision_timeout(),
             pull_expires: default_pull_expires(),
             max_batch: default_max_batch(),
             max_ack_pending: default_max_ack_pending(),

@@ -3,7 +3,8 @@
 //! [`Worker::start`] connects, provisions the streams, the receipts bucket and one
 //! durable pull consumer per (destination, pattern), and starts pulling. It
 //! returns once every consumer exists, so events published after it returns are
-//! delivered. [`Worker::shutdown`] stops pulling, delivers the events already
+//! delivered. While JetStream is not ready (a cluster electing its leaders) each
+//! step is retried within `worker.provision_timeout`. [`Worker::shutdown`] stops pulling, delivers the events already
 //! pulled and lets in-flight deliveries finish, all within
 //! `worker.shutdown_timeout`, then flushes the acks and drains the connection.
 //!
@@ -41,10 +42,10 @@ use crate::dlq::DeadLetters;
 use crate::envelope::IngestLimits;
 use crate::feed::Feed;
 use crate::jetstream::{
-    ConsumerSettings, SetupError, connect, consumer_name, ensure_consumer, ensure_digest_bucket,
-    ensure_digest_stream, ensure_dlq_stream, ensure_event_stream, ensure_receipts_bucket,
-    ensure_replay_consumer, ensure_replay_stream, ensure_status_bucket, replay_consumer_name,
-    replay_subject,
+    ConsumerSettings, Provisioning, SetupError, connect, consumer_name, ensure_consumer,
+    ensure_digest_bucket, ensure_digest_stream, ensure_dlq_stream, ensure_event_stream,
+    ensure_receipts_bucket, ensure_replay_consumer, ensure_replay_stream, ensure_status_bucket,
+    replay_consumer_name, replay_subject,
 };
 use crate::memory::Memory;
 use crate::metrics::consumers::{Watched, refresh_loop};
@@ -118,15 +119,26 @@ impl Worker {
         }
         let client = connect(&config.nats, &format!("herald-{}", C::NAME)).await?;
         let js = jetstream::new(client.clone());
-        let stream = ensure_event_stream(&js, &config.stream).await?;
-        ensure_dlq_stream(&js, &config.dlq).await?;
-        let kv = ensure_receipts_bucket(&js, &config.receipts).await?;
-        let status_kv = ensure_status_bucket(&js, &config.status).await?;
-        let replay_stream = ensure_replay_stream(&js, &config.replay).await?;
+        // A cluster that is still electing leaders is waited for (with
+        // backoff, within `worker.provision_timeout`); a refusal stops here.
+        let setup = Provisioning::new(config.worker.provision_timeout.0);
+        let stream = setup
+            .run(|| ensure_event_stream(&js, &config.stream))
+            .await?;
+        setup.run(|| ensure_dlq_stream(&js, &config.dlq)).await?;
+        let kv = setup
+            .run(|| ensure_receipts_bucket(&js, &config.receipts))
+            .await?;
+        let status_kv = setup
+            .run(|| ensure_status_bucket(&js, &config.status))
+            .await?;
+        let replay_stream = setup
+            .run(|| ensure_replay_stream(&js, &config.replay))
+            .await?;
         let digests = if prepared.iter().any(|p| p.channel.schedule().is_some()) {
             let d = &config.digest;
-            let stream = ensure_digest_stream(&js, d).await?;
-            let bucket = ensure_digest_bucket(&js, d).await?;
+            let stream = setup.run(|| ensure_digest_stream(&js, d)).await?;
+            let bucket = setup.run(|| ensure_digest_bucket(&js, d)).await?;
             let owner = format!("{}-{:08x}", std::process::id(), rand::random::<u32>());
             Some(digest::Digests {
                 store: crate::digest::DigestStore::new(
@@ -191,7 +203,9 @@ impl Worker {
             stats.insert(name.clone(), rt.stats.clone());
             for pattern in &p.destination.events.value {
                 let cname = consumer_name(C::NAME, &name, pattern);
-                let consumer = ensure_consumer(&stream, &cname, pattern, settings).await?;
+                let consumer = setup
+                    .run(|| ensure_consumer(&stream, &cname, pattern, settings))
+                    .await?;
                 info!(destination = %name, consumer = %cname, filter = %pattern, "Consuming.");
                 watched.push(Watched::new(stream.clone(), C::NAME, &name, &cname));
                 loops.spawn(pull_loop(rt.clone(), consumer, cname, Source::Live));
@@ -202,8 +216,9 @@ impl Worker {
             }
             let rname = replay_consumer_name(C::NAME, &name);
             let rsubject = replay_subject(&config.replay, &name);
-            let consumer =
-                ensure_replay_consumer(&replay_stream, &rname, &rsubject, settings).await?;
+            let consumer = setup
+                .run(|| ensure_replay_consumer(&replay_stream, &rname, &rsubject, settings))
+                .await?;
             watched.push(Watched::new(replay_stream.clone(), C::NAME, &name, &rname));
             loops.spawn(pull_loop(rt.clone(), consumer, rname, Source::Replay));
         }

@@ -20,6 +20,7 @@ mod ordering;
 mod outbound;
 mod pacing;
 mod pagerduty;
+mod provisioning;
 mod receipts;
 mod receivers;
 mod replicas;

@@ -11,7 +11,7 @@ use anyhow::{Context as _, Result, ensure};
 use async_nats::jetstream;
 use herald_testkit::{
     ConfigFile, EVENT_STREAM, NatsCluster, Receiver, WorkerCommand, WorkerProcess, fleet,
-    wait_for_consumer, wait_for_consumer_idle, wait_for_some, wait_until,
+    wait_for_consumer, wait_for_consumer_idle, wait_for_some,
 };
 use serde_json::json;
 use tokio::time::Instant;
@@ -26,6 +26,8 @@ const NODES: usize = 3;
 const CONCURRENCY: usize = 16;
 /// Every stream and bucket Herald creates, each with a `replicas` key.
 const REPLICATED: [&str; 6] = ["stream", "dlq", "receipts", "status", "replay", "digest"];
+/// The variable giving the worker's log filter; when set, its log is kept.
+const WORKER_LOG: &str = "HERALD_FAULTS_WORKER_LOG";
 /// How long the cluster may take to elect leaders and catch a node up.
 const SETTLE: Duration = Duration::from_secs(60);
 
@@ -34,6 +36,25 @@ const SETTLE: Duration = Duration::from_secs(60);
 /// # Errors
 /// When an invariant does not hold, or the fleet does not run.
 pub async fn run(scale: Scale) -> Result<Figures> {
+    let mut log = None;
+    let result = scenario(scale, &mut log).await;
+    match (result, log) {
+        (Err(e), Some(path)) => Err(e.context(format!("worker log kept at {}", path.display()))),
+        (result, path) => {
+            // Kept when asked for (a log filter was given), else removed.
+            if let Some(path) = path {
+                if std::env::var_os(WORKER_LOG).is_some() {
+                    eprintln!("herald-faults: worker log kept at {}", path.display());
+                } else {
+                    let _ = std::fs::remove_file(path);
+                }
+            }
+            result
+        }
+    }
+}
+
+async fn scenario(scale: Scale, kept: &mut Option<std::path::PathBuf>) -> Result<Figures> {
     let events: usize = scale.pick(1_200, 20_000);
     let deadline = scale.pick(Duration::from_secs(120), Duration::from_secs(600));
     let receiver = Receiver::start().await?;
@@ -50,6 +71,7 @@ pub async fn run(scale: Scale) -> Result<Figures> {
     doc["worker"]["ack_wait"] = json!("5s");
     let config = ConfigFile::write(&doc)?;
     let mut worker = spawn(&config, &cluster.urls())?;
+    let _keep = KeepLog::new(&worker, kept);
     wait_for_consumer(&js, EVENT_STREAM, &consumer(DEST)?, SETTLE)
         .await
         .with_context(|| format!("worker log:\n{}", worker.stderr()))?;
@@ -71,7 +93,13 @@ pub async fn run(scale: Scale) -> Result<Figures> {
 
     // 1. SIGKILL the event stream's leader while the first chunk flows.
     published += publish(&js, chunks[0], deadline).await?;
-    wait_for(&receiver, published - chunks[0].len() / 2, deadline).await?;
+    wait_for(
+        &receiver,
+        &mut worker,
+        published - chunks[0].len() / 2,
+        deadline,
+    )
+    .await?;
     let leader = leader_of(&cluster, &js).await?;
     let down = Instant::now();
     cluster.kill(leader)?;
@@ -89,7 +117,13 @@ pub async fn run(scale: Scale) -> Result<Figures> {
     // 2. Events flow through the two survivors; then the killed node comes
     //    back on its store and catches up.
     published += publish(&js, chunks[1], deadline).await?;
-    wait_for(&receiver, published - chunks[1].len() / 2, deadline).await?;
+    wait_for(
+        &receiver,
+        &mut worker,
+        published - chunks[1].len() / 2,
+        deadline,
+    )
+    .await?;
     cluster.restart(leader).await?;
     cluster
         .wait_stream_current(&js, EVENT_STREAM, SETTLE)
@@ -104,7 +138,13 @@ pub async fn run(scale: Scale) -> Result<Figures> {
     //    again while events flow, waiting for its replicas to catch up.
     for (node, chunk) in chunks[2..].iter().enumerate() {
         published += publish(&js, chunk, deadline).await?;
-        wait_for(&receiver, published - chunk.len() / 2, deadline).await?;
+        wait_for(
+            &receiver,
+            &mut worker,
+            published - chunk.len() / 2,
+            deadline,
+        )
+        .await?;
         let began = Instant::now();
         cluster.terminate(node, SETTLE).await?;
         cluster.restart(node).await?;
@@ -158,11 +198,13 @@ pub async fn run(scale: Scale) -> Result<Figures> {
     Ok(f)
 }
 
-/// Starts `herald-webhook` on `urls`, logging warnings only.
+/// Starts `herald-webhook` on `urls`, logging warnings only unless
+/// [`WORKER_LOG`] gives another filter (`herald_core=debug,warn`).
 fn spawn(config: &ConfigFile, urls: &str) -> Result<WorkerProcess> {
+    let filter = std::env::var(WORKER_LOG).unwrap_or_else(|_| "warn".into());
     WorkerCommand::webhook(config.path())
         .env("NATS_URL", urls)
-        .env("HERALD_LOG", "warn")
+        .env("HERALD_LOG", &filter)
         .env("REPLICA", "0")
         .spawn()
 }
@@ -173,11 +215,35 @@ async fn publish(js: &jetstream::Context, chunk: &[String], deadline: Duration) 
     Ok(chunk.len())
 }
 
-async fn wait_for(receiver: &Receiver, n: usize, deadline: Duration) -> Result<()> {
-    wait_until(deadline, &format!("{n} events accepted"), || async {
-        receiver.accepted_events() >= n
-    })
-    .await
+/// Waits until `n` events were accepted, failing at once (with its log) if
+/// the worker exits meanwhile.
+async fn wait_for(
+    receiver: &Receiver,
+    worker: &mut WorkerProcess,
+    n: usize,
+    deadline: Duration,
+) -> Result<()> {
+    let end = Instant::now() + deadline;
+    while receiver.accepted_events() < n {
+        ensure!(
+            worker.is_running(),
+            "the worker exited before {n} events were accepted ({} were):\n{}",
+            receiver.accepted_events(),
+            last_lines(&worker.stderr(), 20)
+        );
+        ensure!(
+            Instant::now() < end,
+            "timed out after {deadline:?} waiting for {n} events accepted ({} were)",
+            receiver.accepted_events()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok(())
+}
+
+fn last_lines(log: &str, n: usize) -> String {
+    let lines: Vec<&str> = log.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
 /// The node leading the event stream.
@@ -192,10 +258,40 @@ fn warnings(log: &str) -> String {
         "Cannot read receipts; retrying later.",
         "Pull failed.",
         "Could not flush acknowledgements.",
+        "JetStream is not ready; retrying.",
     ];
     counted
         .iter()
         .map(|w| format!("{} x \"{w}\"", log.matches(w).count()))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// Copies the worker's log out of its temp dir when the scenario ends (the
+/// guard is dropped before the worker and its temp dir), so the log of a
+/// failed run can be read after; [`run`] removes it after a success.
+struct KeepLog<'a> {
+    from: std::path::PathBuf,
+    to: &'a mut Option<std::path::PathBuf>,
+}
+
+impl<'a> KeepLog<'a> {
+    fn new(worker: &WorkerProcess, to: &'a mut Option<std::path::PathBuf>) -> Self {
+        Self {
+            from: worker.stderr_path(),
+            to,
+        }
+    }
+}
+
+impl Drop for KeepLog<'_> {
+    fn drop(&mut self) {
+        let to = std::env::temp_dir().join(format!(
+            "herald-faults-cluster-worker-{}.log",
+            std::process::id()
+        ));
+        if std::fs::copy(&self.from, &to).is_ok() {
+            *self.to = Some(to);
+        }
+    }
 }
