@@ -1,8 +1,5 @@
 //! Every fault-injection scenario at the short scale (what CI runs): each
-//! fails when its invariant breaks, and prints its figures. The three-node
-//! cluster is run with `cargo run --release -p herald-faults -- --scenario
-//! cluster`: it adds about 30 s, and it has not yet been measured in a debug
-//! build on a loaded machine since its worker retries provisioning.
+//! fails when its invariant breaks, and prints its figures.
 
 use anyhow::Result;
 use herald_faults::{Scale, Scenario};
@@ -47,4 +44,9 @@ async fn a_backlog_behind_a_slow_destination_keeps_memory_bounded() -> Result<()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_and_four_replicas_deliver_the_same_totals_once() -> Result<()> {
     short(Scenario::Replicas).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_losing_its_stream_leader_loses_nothing() -> Result<()> {
+    short(Scenario::Cluster).await
 }
