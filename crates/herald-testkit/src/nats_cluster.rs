@@ -295,22 +295,28 @@ impl NatsCluster {
         Ok(())
     }
 
+    /// Fails, with the end of its log, when node `i` has exited.
+    fn still_running(&mut self, i: usize) -> Result<()> {
+        if let Some(status) = self.nodes[i]
+            .child
+            .as_mut()
+            .and_then(|c| c.try_wait().ok().flatten())
+        {
+            bail!(
+                "nats-server {} exited at start ({status}):\n{}",
+                self.nodes[i].name,
+                tail(&self.log(i), 20)
+            );
+        }
+        Ok(())
+    }
+
     /// Waits until node `i` accepts a client connection.
     async fn wait_accepting(&mut self, i: usize) -> Result<()> {
         let url = self.nodes[i].url();
         let end = Instant::now() + READY_DEADLINE;
         loop {
-            if let Some(status) = self.nodes[i]
-                .child
-                .as_mut()
-                .and_then(|c| c.try_wait().ok().flatten())
-            {
-                bail!(
-                    "nats-server {} exited at start ({status}):\n{}",
-                    self.nodes[i].name,
-                    tail(&self.log(i), 20)
-                );
-            }
+            self.still_running(i)?;
             let connect = async_nats::ConnectOptions::new()
                 .connection_timeout(Duration::from_secs(1))
                 .connect(url.as_str());
@@ -335,17 +341,7 @@ impl NatsCluster {
         let url = self.nodes[i].url();
         let end = Instant::now() + READY_DEADLINE;
         loop {
-            if let Some(status) = self.nodes[i]
-                .child
-                .as_mut()
-                .and_then(|c| c.try_wait().ok().flatten())
-            {
-                bail!(
-                    "nats-server {} exited at start ({status}):\n{}",
-                    self.nodes[i].name,
-                    tail(&self.log(i), 20)
-                );
-            }
+            self.still_running(i)?;
             if crate::nats::jetstream_answers(&url, async_nats::ConnectOptions::new()).await {
                 return Ok(());
             }

@@ -248,11 +248,11 @@ pub(super) async fn deliver<C: Channel>(
         ack(&msg, AckKind::Ack).await;
         return;
     }
-    let key = receipt_key(&rt.name, &event.id);
-    let receipt = if forced || !rt.receipts {
-        Ok(None)
-    } else {
-        rt.shared.receipts.get(&key).await
+    // The receipt key, when this destination keeps receipts.
+    let key = rt.receipts.then(|| receipt_key(&rt.name, &event.id));
+    let receipt = match &key {
+        Some(k) if !forced => rt.shared.receipts.get(k).await,
+        _ => Ok(None),
     };
     match receipt {
         Ok(Some(_)) => {
@@ -320,8 +320,8 @@ pub(super) async fn deliver<C: Channel>(
                 handle,
                 attempt,
             };
-            if rt.receipts
-                && let Err(e) = rt.shared.receipts.record(&key, &receipt).await
+            if let Some(key) = &key
+                && let Err(e) = rt.shared.receipts.record(key, &receipt).await
             {
                 warn!(destination = %rt.name, error = %e, "Delivered, but the receipt was not written.");
             }
